@@ -1,0 +1,93 @@
+locals {
+  # Short region codes used in names. Extend when a new region is used, or pass location_short.
+  location_codes = {
+    southafricanorth = "san"
+    southafricawest  = "saw"
+    westeurope       = "weu"
+    northeurope      = "neu"
+    uksouth          = "uks"
+    eastus           = "eus"
+    eastus2          = "eus2"
+    swedencentral    = "sdc"
+  }
+  location_short = coalesce(var.location_short, lookup(local.location_codes, var.location, "unknown"))
+
+  # pvc-{env}-aigateway-{type}-{location}, then each Azure rule:
+  # - Key Vault: 3-24 chars, globally unique. When the full form is longer (prod: 25), the workload
+  #   segment is abbreviated (pvc-prod-aigw-kv-san); dev/uat keep the full form (24).
+  # - Container registry: 5-50 alphanumerics, globally unique: hyphens dropped and a suffix added.
+  # - Container App: 2-32 chars (checked by a precondition). Everything else is far from its limit.
+  name_base = "${var.org_prefix}-${var.env}-${var.workload}"
+  names = {
+    resource_group            = "${local.name_base}-rg-${local.location_short}"
+    log_analytics             = "${local.name_base}-log-${local.location_short}"
+    application_insights      = "${local.name_base}-appi-${local.location_short}"
+    identity                  = "${local.name_base}-id-${local.location_short}"
+    key_vault                 = length("${local.name_base}-kv-${local.location_short}") <= 24 ? "${local.name_base}-kv-${local.location_short}" : "${var.org_prefix}-${var.env}-${var.workload_short}-kv-${local.location_short}"
+    container_registry        = "${var.org_prefix}${var.env}${var.workload}cr${local.location_short}${var.registry_name_suffix}"
+    container_app_environment = "${local.name_base}-cae-${local.location_short}"
+    container_app             = "${local.name_base}-ca-${local.location_short}"
+    action_group              = "${local.name_base}-ag-${local.location_short}"
+    alert_server_errors       = "${local.name_base}-alert-5xx-${local.location_short}"
+    alert_upstream_failures   = "${local.name_base}-alert-upstream-${local.location_short}"
+    alert_throttled           = "${local.name_base}-alert-429-${local.location_short}"
+  }
+
+  tags = merge(
+    {
+      environment = var.env
+      workload    = var.workload
+      managed_by  = "terraform"
+      module      = "aigateway_aca"
+    },
+    var.tags,
+  )
+
+  min_replicas             = coalesce(var.min_replicas, var.env == "prod" ? 1 : 0)
+  purge_protection_enabled = coalesce(var.key_vault_purge_protection_enabled, var.env == "prod")
+  app_enabled              = var.image_digest != null
+  image                    = local.app_enabled ? "${azurerm_container_registry.this.login_server}/${var.image_repository}@${var.image_digest}" : null
+
+  # Secrets: Key Vault secret name -> container env var. Only references (versionless IDs) reach
+  # Terraform; the values are written out of band by the secrets script and never enter state.
+  secret_env = merge(
+    { "gateway-salt-key" = "GATEWAY_SALT_KEY" },
+    var.azure_openai_auth == "key" ? { "azure-openai-api-key" = "AZURE_OPENAI_API_KEY" } : {},
+    { for p in keys(var.projects) : "gateway-key-${p}" => "GATEWAY_KEY_${upper(replace(p, "-", "_"))}" },
+  )
+
+  # Plain settings: every one is non-secret (architecture.md, configuration contract).
+  plain_env = merge(
+    {
+      AZURE_OPENAI_ENDPOINT               = trimsuffix(var.azure_openai_endpoint, "/")
+      AZURE_OPENAI_AUTH                   = var.azure_openai_auth
+      AZURE_OPENAI_RESPONSES_API_VERSION  = var.azure_openai_responses_api_version
+      AZURE_OPENAI_EMBEDDINGS_API_VERSION = var.azure_openai_embeddings_api_version
+      GATEWAY_CODEX_MODEL                 = var.codex_model
+      GATEWAY_CODEX_DEPLOYMENT            = coalesce(var.codex_deployment, var.codex_model)
+      GATEWAY_EMBEDDINGS_MODEL            = var.embeddings_model
+      GATEWAY_EMBEDDINGS_DEPLOYMENT       = coalesce(var.embeddings_deployment, var.embeddings_model)
+      GATEWAY_HOST                        = "0.0.0.0"
+      GATEWAY_PORT                        = tostring(local.gateway_port)
+      GATEWAY_MAX_CONCURRENCY             = tostring(var.gateway_max_concurrency)
+      GATEWAY_REDIS_URL                   = ""
+      GATEWAY_KEEPALIVE_SECONDS           = tostring(var.gateway_keepalive_seconds)
+      GATEWAY_PROJECT_LIMITS              = jsonencode(var.projects)
+      LITELLM_LOCAL_MODEL_COST_MAP        = "True"
+    },
+    # AZURE_CLIENT_ID picks the user-assigned identity for Entra tokens (DefaultAzureCredential).
+    var.azure_openai_auth == "entra" ? { AZURE_CLIENT_ID = azurerm_user_assigned_identity.this.client_id } : {},
+    var.gateway_extra_settings,
+  )
+
+  gateway_port = 4000
+
+  # KQL shared with docs/operations.md (tests check that the two copies match).
+  saved_queries = {
+    request-counts      = { display_name = "Gateway: requests by project and model", file = "request-counts.kql" }
+    latency-percentiles = { display_name = "Gateway: latency percentiles by route and model", file = "latency-percentiles.kql" }
+    error-statuses      = { display_name = "Gateway: 4xx and 5xx by project, model and status", file = "error-statuses.kql" }
+    throttled           = { display_name = "Gateway: 429s by project and model", file = "throttled.kql" }
+    upstream-failures   = { display_name = "Gateway: upstream (Azure) failures by project and model", file = "upstream-failures.kql" }
+  }
+}

@@ -1,0 +1,446 @@
+# ---------------------------------------------------------------------------------------------------
+# Naming and placement
+# ---------------------------------------------------------------------------------------------------
+
+variable "env" {
+  type        = string
+  description = "Environment name: dev, uat or prod. Drives names, tags and the replica/purge-protection defaults."
+  nullable    = false
+
+  validation {
+    condition     = contains(["dev", "uat", "prod"], var.env)
+    error_message = "env must be one of dev, uat, prod."
+  }
+}
+
+variable "location" {
+  type        = string
+  description = "Azure region of every resource, e.g. southafricanorth."
+  default     = "southafricanorth"
+  nullable    = false
+}
+
+variable "location_short" {
+  type        = string
+  description = "Short region code used in names (san = southafricanorth). null = look it up in the module's table of known regions."
+  default     = null
+
+  validation {
+    condition     = var.location_short == null || can(regex("^[a-z]{2,4}$", var.location_short))
+    error_message = "location_short must be 2-4 lower-case letters."
+  }
+}
+
+variable "org_prefix" {
+  type        = string
+  description = "Organisation prefix, the first segment of every name (pvc-{env}-aigateway-{type}-{location})."
+  default     = "pvc"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{1,5}$", var.org_prefix))
+    error_message = "org_prefix must be 2-6 lower-case letters/digits starting with a letter."
+  }
+}
+
+variable "workload" {
+  type        = string
+  description = "Workload segment of every name."
+  default     = "aigateway"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{1,11}$", var.workload))
+    error_message = "workload must be 2-12 lower-case letters/digits starting with a letter."
+  }
+}
+
+variable "workload_short" {
+  type        = string
+  description = "Abbreviated workload used only where the full name breaks an Azure length rule (Key Vault > 24 characters)."
+  default     = "aigw"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{1,5}$", var.workload_short))
+    error_message = "workload_short must be 2-6 lower-case letters/digits starting with a letter."
+  }
+}
+
+variable "registry_name_suffix" {
+  type        = string
+  description = "Suffix that makes the container registry name globally unique (registry = {org}{env}{workload}cr{loc}{suffix}, alphanumeric only)."
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-z0-9]{2,8}$", var.registry_name_suffix))
+    error_message = "registry_name_suffix must be 2-8 lower-case letters or digits (registry names allow no hyphens)."
+  }
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Extra tags merged over the module's default tags (environment, workload, managed_by) on every resource."
+  default     = {}
+  nullable    = false
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Monitoring
+# ---------------------------------------------------------------------------------------------------
+
+variable "log_analytics_retention_days" {
+  type        = number
+  description = "Log Analytics retention in days (30-730; 30 is included in the ingestion price)."
+  default     = 30
+  nullable    = false
+
+  validation {
+    condition     = var.log_analytics_retention_days >= 30 && var.log_analytics_retention_days <= 730
+    error_message = "log_analytics_retention_days must be between 30 and 730."
+  }
+}
+
+variable "log_analytics_daily_quota_gb" {
+  type        = number
+  description = "Daily ingestion cap of the Log Analytics workspace in GB; -1 = no cap. Ingestion stops for the rest of the day once reached."
+  default     = -1
+  nullable    = false
+
+  validation {
+    condition     = var.log_analytics_daily_quota_gb == -1 || var.log_analytics_daily_quota_gb >= 0.023
+    error_message = "log_analytics_daily_quota_gb must be -1 (no cap) or at least 0.023."
+  }
+}
+
+variable "application_insights_enabled" {
+  type        = bool
+  description = "Create a workspace-based Application Insights resource (availability tests, dashboards). The gateway's own telemetry goes to Log Analytics either way."
+  default     = false
+  nullable    = false
+}
+
+variable "alert_email_addresses" {
+  type        = list(string)
+  description = "E-mail receivers of the alert action group. Empty = no action group (alerts still fire and show in the portal)."
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for a in var.alert_email_addresses : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", a))])
+    error_message = "alert_email_addresses must be e-mail addresses."
+  }
+}
+
+variable "alert_thresholds" {
+  type = object({
+    server_error_percent = optional(number, 5)
+    upstream_failures    = optional(number, 10)
+    throttled_percent    = optional(number, 10)
+  })
+  description = <<-EOT
+    Alert thresholds, each evaluated over a 15-minute window every 5 minutes:
+    - server_error_percent (default 5): share of requests answered 5xx, in percent (only with >= 20 requests).
+    - upstream_failures (default 10): number of requests that failed because of Azure OpenAI (error_source == "azure").
+    - throttled_percent (default 10): share of requests answered 429, in percent (only with >= 20 requests).
+  EOT
+  default     = {}
+  nullable    = false
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Key Vault
+# ---------------------------------------------------------------------------------------------------
+
+variable "key_vault_purge_protection_enabled" {
+  type        = bool
+  description = "Purge protection on the Key Vault. Cannot be turned off once on; null = on in prod, off elsewhere (so dev/uat can be torn down and recreated under the same name)."
+  default     = null
+}
+
+variable "key_vault_soft_delete_retention_days" {
+  type        = number
+  description = "Soft-delete retention of the Key Vault in days (7-90). Set once at creation."
+  default     = 90
+  nullable    = false
+
+  validation {
+    condition     = var.key_vault_soft_delete_retention_days >= 7 && var.key_vault_soft_delete_retention_days <= 90
+    error_message = "key_vault_soft_delete_retention_days must be between 7 and 90."
+  }
+}
+
+variable "key_vault_public_network_access_enabled" {
+  type        = bool
+  description = "Whether the Key Vault's public endpoint is reachable (access is still Entra ID RBAC only). The Container App and the secrets script reach the vault over it; false needs private networking, which this module does not build."
+  default     = true
+  nullable    = false
+}
+
+variable "key_vault_allowed_ip_ranges" {
+  type        = list(string)
+  description = "CIDR ranges allowed through the Key Vault firewall. Empty = firewall open (RBAC still applies). Non-empty = default Deny: include the Container Apps environment's outbound IPs and the deploying runner's."
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for r in var.key_vault_allowed_ip_ranges : can(cidrhost(r, 0))])
+    error_message = "key_vault_allowed_ip_ranges must be CIDR ranges such as 203.0.113.0/24."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Container App
+# ---------------------------------------------------------------------------------------------------
+
+variable "image_repository" {
+  type        = string
+  description = "Repository of the gateway image inside the module's registry."
+  default     = "aigateway"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-z0-9]+([._/-][a-z0-9]+)*$", var.image_repository))
+    error_message = "image_repository must be a lower-case repository path."
+  }
+}
+
+variable "image_digest" {
+  type        = string
+  description = "Digest of the gateway image (sha256:<64 hex>) pushed by the pipeline. null = first apply: everything but the Container App is created, so the pipeline can push the first image and fill the vault."
+  default     = null
+
+  validation {
+    condition     = var.image_digest == null || can(regex("^sha256:[0-9a-f]{64}$", var.image_digest))
+    error_message = "image_digest must be null or sha256: followed by 64 lower-case hex digits."
+  }
+}
+
+variable "container_cpu" {
+  type        = number
+  description = "vCPU per replica (Consumption plan: 0.25-4 in steps of 0.25)."
+  default     = 0.5
+  nullable    = false
+
+  validation {
+    condition     = var.container_cpu >= 0.25 && var.container_cpu <= 4 && floor(var.container_cpu * 4) == var.container_cpu * 4
+    error_message = "container_cpu must be 0.25-4 in steps of 0.25."
+  }
+}
+
+variable "container_memory" {
+  type        = string
+  description = "Memory per replica; the Consumption plan requires 2 GiB per vCPU (0.5 vCPU -> 1Gi)."
+  default     = "1Gi"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[0-9]+(\\.[0-9]+)?Gi$", var.container_memory))
+    error_message = "container_memory must look like 1Gi or 0.5Gi."
+  }
+
+  validation {
+    condition     = tonumber(trimsuffix(var.container_memory, "Gi")) == var.container_cpu * 2
+    error_message = "container_memory must be 2Gi per vCPU (Consumption plan), e.g. 0.5 vCPU -> 1Gi."
+  }
+}
+
+variable "min_replicas" {
+  type        = number
+  description = "Minimum replicas. null = 0 (scale to zero) in dev and uat, 1 in prod (no cold start for users)."
+  default     = null
+
+  validation {
+    condition     = var.min_replicas == null || (var.min_replicas >= 0 && var.min_replicas <= 30)
+    error_message = "min_replicas must be between 0 and 30."
+  }
+}
+
+variable "max_replicas" {
+  type        = number
+  description = "Maximum replicas (the HTTP concurrency rule scales between min and max)."
+  default     = 3
+  nullable    = false
+
+  validation {
+    condition     = var.max_replicas >= 1 && var.max_replicas <= 30
+    error_message = "max_replicas must be between 1 and 30."
+  }
+}
+
+variable "http_concurrent_requests" {
+  type        = number
+  description = "Concurrent HTTP requests per replica before Container Apps adds a replica. Below GATEWAY_MAX_CONCURRENCY so scaling starts before requests queue."
+  default     = 30
+  nullable    = false
+
+  validation {
+    condition     = var.http_concurrent_requests >= 1 && floor(var.http_concurrent_requests) == var.http_concurrent_requests
+    error_message = "http_concurrent_requests must be a positive integer."
+  }
+}
+
+variable "ingress_allowed_ip_ranges" {
+  type        = list(string)
+  description = "CIDR ranges allowed to reach the gateway. Empty = open to the internet (every request still needs a project key)."
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for r in var.ingress_allowed_ip_ranges : can(cidrhost(r, 0))])
+    error_message = "ingress_allowed_ip_ranges must be CIDR ranges such as 203.0.113.0/24."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Gateway settings (environment variables of the container; see docs/architecture.md)
+# ---------------------------------------------------------------------------------------------------
+
+variable "azure_openai_endpoint" {
+  type        = string
+  description = "Azure OpenAI endpoint, https://<resource>.openai.azure.com (AZURE_OPENAI_ENDPOINT). Never empty in Azure: empty would start the embedded emulator."
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^https://[a-z0-9.-]+/?$", var.azure_openai_endpoint))
+    error_message = "azure_openai_endpoint must be an https:// URL with no path."
+  }
+}
+
+variable "azure_openai_auth" {
+  type        = string
+  description = "How the gateway authenticates to Azure OpenAI: entra (default; the user-assigned identity gets Cognitive Services OpenAI User, no key exists anywhere) or key (Key Vault secret azure-openai-api-key)."
+  default     = "entra"
+  nullable    = false
+
+  validation {
+    condition     = contains(["entra", "key"], var.azure_openai_auth)
+    error_message = "azure_openai_auth must be entra or key."
+  }
+}
+
+variable "azure_openai_resource_id" {
+  type        = string
+  description = "Resource ID of the existing Azure OpenAI account; required when azure_openai_auth = entra (the role is assigned on it)."
+  default     = null
+
+  validation {
+    condition     = var.azure_openai_resource_id == null || can(regex("(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\\.CognitiveServices/accounts/[^/]+$", var.azure_openai_resource_id))
+    error_message = "azure_openai_resource_id must be a Microsoft.CognitiveServices/accounts resource ID."
+  }
+
+  validation {
+    condition     = var.azure_openai_auth != "entra" || var.azure_openai_resource_id != null
+    error_message = "azure_openai_resource_id is required when azure_openai_auth = entra (the identity's role is assigned on it)."
+  }
+}
+
+variable "azure_openai_responses_api_version" {
+  type        = string
+  description = "AZURE_OPENAI_RESPONSES_API_VERSION: preview/v1 (v1 path) or a dated api-version."
+  default     = "preview"
+  nullable    = false
+}
+
+variable "azure_openai_embeddings_api_version" {
+  type        = string
+  description = "AZURE_OPENAI_EMBEDDINGS_API_VERSION: api-version of the embeddings call."
+  default     = "2024-10-21"
+  nullable    = false
+}
+
+variable "codex_model" {
+  type        = string
+  description = "GATEWAY_CODEX_MODEL: alias clients use for the codex model."
+  default     = "gpt-5.3-codex"
+  nullable    = false
+}
+
+variable "codex_deployment" {
+  type        = string
+  description = "GATEWAY_CODEX_DEPLOYMENT: Azure deployment behind the codex alias. null = same as codex_model."
+  default     = null
+}
+
+variable "embeddings_model" {
+  type        = string
+  description = "GATEWAY_EMBEDDINGS_MODEL: alias for embeddings."
+  default     = "text-embedding-3-small"
+  nullable    = false
+}
+
+variable "embeddings_deployment" {
+  type        = string
+  description = "GATEWAY_EMBEDDINGS_DEPLOYMENT: Azure deployment behind the embeddings alias. null = same as embeddings_model."
+  default     = null
+}
+
+variable "gateway_max_concurrency" {
+  type        = number
+  description = "GATEWAY_MAX_CONCURRENCY: concurrent requests per replica, all projects."
+  default     = 64
+  nullable    = false
+
+  validation {
+    condition     = var.gateway_max_concurrency >= 1
+    error_message = "gateway_max_concurrency must be at least 1."
+  }
+}
+
+variable "gateway_keepalive_seconds" {
+  type        = number
+  description = "GATEWAY_KEEPALIVE_SECONDS: SSE keepalive interval while a stream waits for Azure (keeps the ingress' idle timeout away)."
+  default     = 15
+  nullable    = false
+
+  validation {
+    condition     = var.gateway_keepalive_seconds >= 1 && var.gateway_keepalive_seconds <= 120
+    error_message = "gateway_keepalive_seconds must be between 1 and 120."
+  }
+}
+
+variable "gateway_extra_settings" {
+  type        = map(string)
+  description = "Further non-secret GATEWAY_* settings (e.g. GATEWAY_RETRY_ATTEMPTS). Names that look like secrets are refused: secrets only come from Key Vault."
+  default     = {}
+  nullable    = false
+
+  validation {
+    condition = alltrue([
+      for k in keys(var.gateway_extra_settings) :
+      can(regex("^GATEWAY_[A-Z0-9_]+$", k)) && !can(regex("(KEY|SECRET|SALT|PASSWORD|TOKEN)", k))
+    ])
+    error_message = "gateway_extra_settings keys must be GATEWAY_* names and must not name a secret (KEY, SECRET, SALT, PASSWORD, TOKEN)."
+  }
+}
+
+variable "projects" {
+  type = map(object({
+    rpm            = optional(number, 600)
+    max_parallel   = optional(number, 20)
+    embeddings_rpm = optional(number, 120)
+  }))
+  description = <<-EOT
+    Downstream projects, name -> limits (GATEWAY_PROJECT_LIMITS). Each project's key is the Key Vault
+    secret gateway-key-<name> (created by the secrets script), injected as GATEWAY_KEY_<NAME>.
+    - rpm (default 600): requests per minute.
+    - max_parallel (default 20): concurrent requests.
+    - embeddings_rpm (default 120): embeddings requests per minute.
+  EOT
+  nullable    = false
+
+  validation {
+    condition     = length(var.projects) > 0
+    error_message = "projects must name at least one project."
+  }
+
+  validation {
+    condition     = alltrue([for p in keys(var.projects) : can(regex("^[a-z][a-z0-9-]{0,38}[a-z0-9]$", p)) && !can(regex("--", p))])
+    error_message = "project names must be 2-40 lower-case letters, digits and single hyphens, starting with a letter (they become Key Vault secret names)."
+  }
+
+  validation {
+    condition     = alltrue([for p in values(var.projects) : p.rpm >= 1 && p.max_parallel >= 1 && p.embeddings_rpm >= 0])
+    error_message = "project limits must be positive (embeddings_rpm may be 0 to forbid embeddings)."
+  }
+}
