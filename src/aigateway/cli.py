@@ -1,0 +1,115 @@
+"""The `aigateway` command: serve, emulator, smoke, client-config.
+
+One error boundary: a GatewayError prints one line to stderr and exits 1; anything else is a bug and
+keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from aigateway.client_config import CLIENTS, render
+from aigateway.errors import GatewayError
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aigateway", description="OpenAI-compatible gateway for Azure OpenAI")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the gateway (embedded emulator when AZURE_OPENAI_ENDPOINT is unset)")
+
+    emulator = sub.add_parser("emulator", help="run the Azure OpenAI emulator alone")
+    emulator.add_argument("--host", default="127.0.0.1")
+    emulator.add_argument("--port", type=int, default=4010)
+
+    smoke = sub.add_parser("smoke", help="run the smoke suite against a gateway")
+    smoke.add_argument("--base-url", required=True, help="gateway base URL, with or without /v1")
+    smoke.add_argument("--key", required=True, help="a project key")
+    smoke.add_argument("--codex-model", default="gpt-5.3-codex")
+    smoke.add_argument("--embeddings-model", default="text-embedding-3-small")
+    smoke.add_argument("--embeddings-dimensions", type=int, default=1536)
+    smoke.add_argument("--timeout", type=float, default=120.0)
+
+    client = sub.add_parser("client-config", help="print settings for a client")
+    client.add_argument("client", choices=CLIENTS)
+    client.add_argument("--base-url", default="http://127.0.0.1:4000")
+    client.add_argument("--codex-model", default="gpt-5.3-codex")
+    client.add_argument("--embeddings-model", default="text-embedding-3-small")
+    client.add_argument("--embeddings-dimensions", type=int, default=1536)
+    return parser
+
+
+def _serve() -> int:
+    from aigateway.server import serve
+    from aigateway.settings import load_settings
+
+    serve(load_settings())
+    return EXIT_OK
+
+
+def _emulator(args: argparse.Namespace) -> int:
+    from aigateway.emulator.config import EmulatorConfig
+    from aigateway.emulator.server import run
+
+    config = EmulatorConfig.from_env()
+    print(f"aigateway emulator: http://{args.host}:{args.port}  (api-key: {config.api_key})", flush=True)
+    run(host=args.host, port=args.port, config=config)
+    return EXIT_OK
+
+
+def _smoke(args: argparse.Namespace) -> int:
+    from aigateway.smoke import SmokeOptions, run_smoke
+
+    results, table = run_smoke(
+        SmokeOptions(
+            base_url=args.base_url,
+            key=args.key,
+            codex_model=args.codex_model,
+            embeddings_model=args.embeddings_model,
+            embeddings_dimensions=args.embeddings_dimensions,
+            timeout=args.timeout,
+        )
+    )
+    print(table, flush=True)
+    if not all(r.ok for r in results):
+        print("aigateway smoke: FAILED", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve()
+        if args.command == "emulator":
+            return _emulator(args)
+        if args.command == "smoke":
+            return _smoke(args)
+        print(
+            render(
+                args.client,
+                args.base_url,
+                args.codex_model,
+                args.embeddings_model,
+                args.embeddings_dimensions,
+            )
+        )
+        return EXIT_OK
+    except GatewayError as exc:
+        print(f"aigateway: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,1 @@
+"""The gateway around LiteLLM: ASGI front, auth hook, upstream transport, telemetry."""

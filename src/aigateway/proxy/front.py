@@ -1,0 +1,510 @@
+"""The ASGI front of the gateway, in front of LiteLLM's app.
+
+Per request it: closes every route that is not an OpenAI API route or a health probe; authenticates the
+project key (constant time); caps concurrency per replica; rejects bad input with OpenAI-shaped 4xx
+(size, content type, JSON, unknown model, embeddings input); strips headers that reveal the upstream;
+keeps idle SSE streams alive with comment lines; refuses WebSocket upgrades at once so Codex CLI falls
+back to HTTP; and writes the one telemetry line. Bodies are read to validate them, never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import re
+import secrets
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import orjson
+
+from aigateway.proxy import routes
+from aigateway.proxy.keys import presented_key
+from aigateway.proxy.runtime import Runtime
+from aigateway.proxy.telemetry import RequestRecord, current_record, emit
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+MAX_EMBEDDING_INPUTS = 2048
+KEEPALIVE_COMMENT = b": keep-alive\n\n"
+# Headers that would tell a client which Azure resource, region or proxy internals sit behind us.
+_HIDDEN_HEADER_PREFIXES = (b"x-litellm", b"llm_provider-", b"x-ms-", b"apim-", b"azureml-", b"openai-")
+_HIDDEN_HEADERS = frozenset({b"server", b"x-request-id"})
+_TOKEN_PATTERNS = {
+    "input": re.compile(rb'"(?:input_tokens|prompt_tokens)"\s*:\s*(\d+)'),
+    "output": re.compile(rb'"(?:output_tokens|completion_tokens)"\s*:\s*(\d+)'),
+}
+_ERROR_CAPTURE_BYTES = 16_384
+
+
+def error_body(status: int, message: str, type_: str, code: str | None, param: str | None = None) -> bytes:
+    return orjson.dumps({"error": {"message": message, "type": type_, "code": code, "param": param}})
+
+
+class GatewayFront:
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+        settings = runtime.settings
+        self.max_body = settings.gateway_max_body_bytes
+        self.max_concurrency = settings.gateway_max_concurrency
+        self.keepalive = settings.gateway_keepalive_seconds
+        self.aliases = frozenset(settings.model_aliases())
+        self.embedding_aliases = frozenset(
+            [settings.gateway_embeddings_model]
+            + [m.alias for m in settings.gateway_extra_models if m.kind == "embeddings"]
+        )
+        self.inflight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            route = routes.match(scope["method"], scope["path"])
+            if route.kind == "health":
+                if not route.method_allowed:
+                    await _respond(send, 405, error_body(405, "Method not allowed", "invalid_request_error", None))
+                    return
+                await self.app(scope, receive, send)  # probes: no key, never Azure, not logged
+                return
+            await self._http(scope, receive, send, route)
+        elif scope["type"] == "websocket":
+            await _refuse_websocket(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send, route: routes.RouteMatch) -> None:
+        record = RequestRecord(request_id=secrets.token_hex(8), route=route.name, method=scope["method"])
+        token = current_record.set(record)
+        try:
+            await self._handle(scope, receive, send, route, record)
+        finally:
+            current_record.reset(token)
+            emit(record)
+
+    async def _reject(
+        self,
+        send: Send,
+        record: RequestRecord,
+        status: int,
+        message: str,
+        code: str | None,
+        type_: str = "invalid_request_error",
+        headers: list[tuple[bytes, bytes]] | None = None,
+        param: str | None = None,
+    ) -> None:
+        record.status = status
+        record.error_class = code or type_
+        record.error_source = "gateway"
+        body = error_body(status, message, type_, code, param)
+        await _respond(send, status, body, [(b"x-request-id", record.request_id.encode()), *(headers or [])])
+
+    async def _handle(
+        self, scope: Scope, receive: Receive, send: Send, route: routes.RouteMatch, record: RequestRecord
+    ) -> None:
+        if route.kind == "double_v1":
+            await self._reject(
+                send,
+                record,
+                404,
+                "The path starts with /v1/v1/: your base URL already ends in /v1 and the client added another. "
+                "Drop the trailing /v1 from the base URL (use https://<gateway>/ for Roo Code's OpenAI provider).",
+                "double_v1_path",
+            )
+            return
+        if route.kind == "unknown":
+            await self._reject(send, record, 404, f"Unknown route {scope['path']!r}.", "unknown_route")
+            return
+        if not route.method_allowed:
+            await self._reject(
+                send, record, 405, f"Method {scope['method']} is not allowed here.", "method_not_allowed"
+            )
+            return
+
+        headers = _headers(scope)
+        project = self.runtime.keys.lookup(presented_key(headers))
+        if project is None:
+            await self._reject(
+                send,
+                record,
+                401,
+                "Missing or invalid gateway key: send your project key as 'Authorization: Bearer <key>', "
+                "'x-gateway-key: <key>' or 'api-key: <key>'.",
+                "invalid_api_key",
+            )
+            return
+        record.project = project.name
+
+        if self.inflight >= self.max_concurrency:
+            await self._reject(
+                send,
+                record,
+                429,
+                "The gateway replica is at its concurrency limit; retry shortly.",
+                "gateway_concurrency_limit",
+                type_="rate_limit_error",
+                headers=[(b"retry-after", b"1")],
+            )
+            return
+        self.inflight += 1
+        try:
+            if scope["method"] == "POST":
+                body = await self._read_json_body(scope, receive, send, headers, route, record)
+                if body is None:
+                    return
+                receive = _replay(body, receive)
+            await self._forward(scope, receive, send, record)
+        finally:
+            self.inflight -= 1
+
+    async def _read_json_body(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: dict[str, str],
+        route: routes.RouteMatch,
+        record: RequestRecord,
+    ) -> bytes | None:
+        """The whole body when it is an acceptable JSON request; otherwise answer the client and return None."""
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            await self._reject(send, record, 413, self._too_large_message(), "request_too_large")
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                record.client_disconnected = True
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                await self._reject(send, record, 413, self._too_large_message(), "request_too_large")
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json" and not (content_type == "" and body == b""):
+            await self._reject(send, record, 415, "Content-Type must be application/json.", "unsupported_media_type")
+            return None
+        if not body and route.name in routes.MODEL_ROUTES:
+            await self._reject(send, record, 400, "The request body is empty; send a JSON object.", "empty_body")
+            return None
+        if not body:
+            return body
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            await self._reject(send, record, 400, "The request body is not valid JSON.", "invalid_json")
+            return None
+        if not isinstance(payload, dict):
+            await self._reject(send, record, 400, "The request body must be a JSON object.", "invalid_json")
+            return None
+        if route.name in routes.MODEL_ROUTES:
+            problem = self._check_payload(route.name, payload, record)
+            if problem is not None:
+                status, text, code, param = problem
+                await self._reject(send, record, status, text, code, param=param)
+                return None
+        return body
+
+    def _check_payload(
+        self, route: str, payload: dict[str, Any], record: RequestRecord
+    ) -> tuple[int, str, str, str | None] | None:
+        model = payload.get("model")
+        if not isinstance(model, str) or not model:
+            return (
+                400,
+                "'model' is required: one of " + ", ".join(sorted(self.aliases)),
+                "missing_model",
+                "model",
+            )
+        if model not in self.aliases:
+            return (
+                404,
+                f"The model '{model}' does not exist on this gateway. Available: {', '.join(sorted(self.aliases))}.",
+                "model_not_found",
+                "model",
+            )
+        record.model = model
+        record.stream = payload.get("stream") is True
+        is_embeddings_model = model in self.embedding_aliases
+        if route == "/v1/embeddings":
+            if not is_embeddings_model:
+                return 400, f"'{model}' is not an embeddings model.", "wrong_model_kind", "model"
+            items = payload.get("input")
+            if items is None or items == "" or items == []:
+                return 400, "'input' must be a non-empty string or a non-empty array.", "empty_input", "input"
+            if isinstance(items, list):
+                if len(items) > MAX_EMBEDDING_INPUTS:
+                    return (
+                        400,
+                        f"Too many inputs: {len(items)}; the maximum is {MAX_EMBEDDING_INPUTS} per request.",
+                        "too_many_inputs",
+                        "input",
+                    )
+                if any(item == "" or item == [] for item in items):
+                    return 400, "'input' must not contain empty strings.", "empty_input", "input"
+        elif is_embeddings_model:
+            return 400, f"'{model}' is an embeddings model; use /v1/embeddings.", "wrong_model_kind", "model"
+        return None
+
+    def _too_large_message(self) -> str:
+        return f"The request body is larger than the gateway's limit of {self.max_body} bytes."
+
+    async def _forward(self, scope: Scope, receive: Receive, send: Send, record: RequestRecord) -> None:
+        downstream = _Downstream(send, record, self.keepalive if record.stream else 0.0)
+        try:
+            await self.app(scope, receive, downstream.send)
+        except OSError:
+            record.client_disconnected = True
+        finally:
+            await downstream.close()
+        if record.status is not None and record.status >= 400 and record.error_source is None:
+            upstream_failed = record.attempts > 0 and (record.upstream_status is None or record.upstream_status >= 400)
+            record.error_source = "azure" if upstream_failed else "gateway"
+
+
+class _Downstream:
+    """Everything sent to the client passes here: header hygiene, telemetry, and SSE keepalives.
+
+    While a stream waits for Azure (before the first event or between events), a `: keep-alive` comment
+    goes out every `interval` seconds, only at event boundaries. If the wait starts before LiteLLM has
+    sent its headers, the gateway commits to `200 text/event-stream` itself; an error that arrives after
+    that is delivered in-band as an SSE error event, which is what streaming clients parse.
+    """
+
+    def __init__(self, send: Send, record: RequestRecord, interval: float) -> None:
+        self._send = send
+        self._record = record
+        self._interval = interval
+        self._lock = asyncio.Lock()
+        self._last_write = time.monotonic()
+        self._started = False
+        self._synthetic_start = False
+        self._error_in_band: bytearray | None = None
+        self._at_boundary = True
+        self._error_capture = bytearray()
+        self._task = asyncio.create_task(self._keepalive()) if interval > 0 else None
+
+    async def send(self, message: Message) -> None:
+        async with self._lock:
+            if message["type"] == "http.response.start":
+                await self._start(message)
+            elif message["type"] == "http.response.body":
+                await self._body(message)
+            else:
+                await self._send(message)
+
+    async def _start(self, message: Message) -> None:
+        record = self._record
+        status = int(message["status"])
+        if self._synthetic_start:
+            # Headers already went out as 200; an upstream error becomes an in-band event at the end.
+            if status >= 400:
+                self._error_in_band = bytearray()
+                record.status = status
+            return
+        record.status = status
+        headers = _clean_headers(message.get("headers", []), status, record.request_id)
+        self._started = True
+        await self._send({**message, "headers": headers})
+
+    async def _body(self, message: Message) -> None:
+        record = self._record
+        chunk: bytes = message.get("body", b"")
+        more = bool(message.get("more_body", False))
+        if chunk and record.first_byte is None:
+            record.first_byte = time.perf_counter()
+        if self._error_in_band is not None:
+            self._error_in_band.extend(chunk[:_ERROR_CAPTURE_BYTES])
+            if not more:
+                await self._send(
+                    {"type": "http.response.body", "body": _in_band_error(bytes(self._error_in_band), record)}
+                )
+            return
+        if chunk:
+            _scan_usage(chunk, record)
+            if (record.status or 0) >= 400 and len(self._error_capture) < _ERROR_CAPTURE_BYTES:
+                self._error_capture.extend(chunk[: _ERROR_CAPTURE_BYTES - len(self._error_capture)])
+            self._at_boundary = chunk.endswith(b"\n\n") or chunk.endswith(b"\r\n\r\n")
+        if not more and self._error_capture:
+            record.error_class = _error_class(bytes(self._error_capture))
+        self._last_write = time.monotonic()
+        await self._send(message)
+
+    async def _keepalive(self) -> None:
+        while True:
+            await asyncio.sleep(max(0.05, self._interval - (time.monotonic() - self._last_write)))
+            async with self._lock:
+                if time.monotonic() - self._last_write < self._interval or not self._at_boundary:
+                    continue
+                try:
+                    if not self._started:
+                        self._started = self._synthetic_start = True
+                        self._record.status = 200
+                        await self._send(
+                            {
+                                "type": "http.response.start",
+                                "status": 200,
+                                "headers": _sse_headers(self._record.request_id),
+                            }
+                        )
+                    await self._send({"type": "http.response.body", "body": KEEPALIVE_COMMENT, "more_body": True})
+                except OSError:
+                    self._record.client_disconnected = True
+                    return
+                self._last_write = time.monotonic()
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+def _clean_headers(raw: list[tuple[bytes, bytes]], status: int, request_id: str) -> list[tuple[bytes, bytes]]:
+    headers: list[tuple[bytes, bytes]] = []
+    retry_after: bytes | None = None
+    upstream_retry_after: bytes | None = None
+    is_sse = False
+    for name, value in raw:
+        lower = name.lower()
+        if lower == b"llm_provider-retry-after":
+            upstream_retry_after = value
+        if lower in _HIDDEN_HEADERS or lower.startswith(_HIDDEN_HEADER_PREFIXES):
+            continue
+        if lower == b"retry-after":
+            retry_after = value
+            continue
+        if lower == b"content-type" and value.startswith(b"text/event-stream"):
+            is_sse = True
+        headers.append((name, value))
+    headers.append((b"x-request-id", request_id.encode()))
+    if status == 429 or status == 503:
+        # SDKs honour a plain Retry-After in whole seconds; LiteLLM passes Azure's only as llm_provider-*.
+        chosen = retry_after or upstream_retry_after or b"1"
+        headers.append((b"retry-after", _whole_seconds(chosen)))
+    elif retry_after is not None:
+        headers.append((b"retry-after", retry_after))
+    if is_sse:
+        headers += [(b"x-accel-buffering", b"no"), (b"cache-control", b"no-cache")]
+    return headers
+
+
+def _whole_seconds(value: bytes) -> bytes:
+    try:
+        return str(max(1, math.ceil(float(value)))).encode()
+    except ValueError:
+        return value
+
+
+def _sse_headers(request_id: str) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"content-type", b"text/event-stream; charset=utf-8"),
+        (b"cache-control", b"no-cache"),
+        (b"x-accel-buffering", b"no"),
+        (b"x-request-id", request_id.encode()),
+    ]
+
+
+def _scan_usage(chunk: bytes, record: RequestRecord) -> None:
+    at = chunk.rfind(b'"usage"')
+    if at < 0:
+        return
+    tail = chunk[at:]
+    for field, pattern in _TOKEN_PATTERNS.items():
+        found = pattern.search(tail)
+        if found:
+            setattr(record, f"{field}_tokens", int(found.group(1)))
+
+
+def _error_class(body: bytes) -> str | None:
+    try:
+        error = orjson.loads(body).get("error")
+    except (orjson.JSONDecodeError, AttributeError):
+        return "unparsed_error"
+    if not isinstance(error, dict):
+        return "unparsed_error"
+    value = error.get("code") or error.get("type")
+    return str(value)[:64] if value else None
+
+
+def _in_band_error(body: bytes, record: RequestRecord) -> bytes:
+    """An upstream error after the gateway committed to a 200 stream, as the event the client parses."""
+    try:
+        parsed = orjson.loads(body).get("error") or {}
+    except (orjson.JSONDecodeError, AttributeError):
+        parsed = {}
+    message = parsed.get("message") if isinstance(parsed, dict) else None
+    code = parsed.get("code") if isinstance(parsed, dict) else None
+    record.error_class = str(code or "upstream_error")[:64]
+    event = {
+        "type": "error",
+        "code": code,
+        "message": message or f"Upstream error (status {record.status})",
+        "param": None,
+        "sequence_number": 0,
+    }
+    payload = orjson.dumps(event)
+    if record.route == "/v1/chat/completions":
+        return b"data: " + orjson.dumps({"error": {**event, "type": "upstream_error"}}) + b"\n\n"
+    return b"event: error\ndata: " + payload + b"\n\n"
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """Give LiteLLM the body we already read, then the real channel (so disconnects still arrive)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            + (headers or []),
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _refuse_websocket(scope: Scope, receive: Receive, send: Send) -> None:
+    """Codex CLI tries a WebSocket on /v1/responses first; an immediate HTTP answer makes it use SSE."""
+    await receive()  # websocket.connect
+    body = error_body(426, "WebSocket is not supported; use HTTP streaming (SSE).", "invalid_request_error", None)
+    if "websocket.http.response" in scope.get("extensions", {}):
+        await send(
+            {
+                "type": "websocket.http.response.start",
+                "status": 426,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "websocket.http.response.body", "body": body})
+    else:
+        await send({"type": "websocket.close", "code": 1008})

@@ -1,0 +1,48 @@
+"""Project keys: where a client puts its key, and a constant-time lookup of the project it belongs to."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable, Mapping
+
+from aigateway.settings import Project
+
+BEARER = "bearer "
+
+
+def presented_key(headers: Mapping[str, str]) -> str | None:
+    """The secret a client sent: `x-gateway-key`, `Authorization: Bearer`, or Azure-style `api-key`."""
+    key = headers.get("x-gateway-key")
+    if key:
+        return key.strip()
+    authorization = headers.get("authorization", "")
+    if authorization[: len(BEARER)].lower() == BEARER:
+        return authorization[len(BEARER) :].strip() or None
+    key = headers.get("api-key")
+    return key.strip() if key else None
+
+
+class KeyTable:
+    """Maps a presented key to its project without leaking, through timing, which key was close.
+
+    Keys are compared as SHA-256 digests (fixed length) with `hmac.compare_digest`, and every entry is
+    compared on every lookup, so the time taken does not depend on which project matched, or where.
+    """
+
+    def __init__(self, projects: Iterable[Project]) -> None:
+        self._entries = [(_digest(p.key.get_secret_value()), p) for p in projects]
+
+    def lookup(self, key: str | None) -> Project | None:
+        if not key:
+            return None
+        candidate = _digest(key)
+        found: Project | None = None
+        for digest, project in self._entries:
+            if hmac.compare_digest(digest, candidate):
+                found = project
+        return found
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()

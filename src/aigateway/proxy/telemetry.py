@@ -1,0 +1,76 @@
+"""One JSON line per client request on stdout: what happened, never what was said.
+
+The record is created by the ASGI front and shared through a context variable, so the upstream transport
+(which runs inside LiteLLM, in the same task or a child of it) can add attempts and Azure's status.
+Fields are an allow-list: there is no field a prompt, completion, embedding input or key could land in.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+import orjson
+
+ErrorSource = Literal["gateway", "azure"]
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    request_id: str
+    route: str
+    method: str
+    started: float = field(default_factory=time.perf_counter)
+    project: str | None = None
+    model: str | None = None
+    stream: bool = False
+    status: int | None = None
+    first_byte: float | None = None
+    upstream_status: int | None = None
+    attempts: int = 0
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    error_class: str | None = None
+    error_source: ErrorSource | None = None
+    client_disconnected: bool = False
+
+    def to_line(self) -> bytes:
+        now = time.perf_counter()
+        status = self.status if self.status is not None else 499
+        return (
+            orjson.dumps(
+                {
+                    "event": "gateway_request",
+                    "ts": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                    "request_id": self.request_id,
+                    "project": self.project,
+                    "route": self.route,
+                    "method": self.method,
+                    "model": self.model,
+                    "stream": self.stream,
+                    "status": status,
+                    "latency_ms": round((now - self.started) * 1000, 2),
+                    "ttfb_ms": None if self.first_byte is None else round((self.first_byte - self.started) * 1000, 2),
+                    "upstream_status": self.upstream_status,
+                    "attempts": self.attempts,
+                    "input_tokens": self.input_tokens,
+                    "output_tokens": self.output_tokens,
+                    "error_class": self.error_class,
+                    "error_source": self.error_source,
+                    "client_disconnected": self.client_disconnected,
+                }
+            )
+            + b"\n"
+        )
+
+
+current_record: ContextVar[RequestRecord | None] = ContextVar("aigateway_request_record", default=None)
+
+
+def emit(record: RequestRecord) -> None:
+    sys.stdout.buffer.write(record.to_line())
+    sys.stdout.buffer.flush()

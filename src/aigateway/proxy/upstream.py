@@ -1,0 +1,126 @@
+"""The one door to Azure: every upstream HTTP request LiteLLM makes goes through `UpstreamTransport`.
+
+It does two jobs at the transport level, where the response status is known before any byte reaches
+the client:
+- retries 429, 5xx, timeouts and connection failures with bounded attempts and total time, Azure's
+  `Retry-After` honoured up to a cap, jittered exponential backoff otherwise, and no sleep after the
+  last attempt (LiteLLM 1.108.7's own loop sleeps once more; its retries are switched off);
+- records attempts and Azure's final status on the request's telemetry record.
+
+A response is handed to LiteLLM as soon as its headers arrive, so a stream that has started is never
+retried: failures after that point surface as in-band errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from aigateway.proxy.telemetry import current_record
+
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+BACKOFF_BASE_SECONDS = 0.5
+BACKOFF_MAX_SECONDS = 8.0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 3
+    max_seconds: float = 60.0
+    retry_after_cap_seconds: float = 20.0
+
+    def backoff(self, attempt: int) -> float:
+        """Jittered exponential backoff after failed attempt number `attempt` (1-based)."""
+        ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not cryptography
+
+    def delay_after(self, response: httpx.Response, attempt: int) -> float | None:
+        """Seconds to wait before retrying `response`, or None when waiting is not worth it."""
+        retry_after = parse_retry_after(response.headers)
+        if retry_after is None:
+            return self.backoff(attempt)
+        if retry_after > self.retry_after_cap_seconds:
+            return None  # Azure asks for longer than we hold a client: hand its 429 and Retry-After back
+        return retry_after + random.uniform(0, 0.25)  # noqa: S311
+
+
+def parse_retry_after(headers: httpx.Headers) -> float | None:
+    """`retry-after-ms`, else `retry-after` in seconds or as an HTTP date; None when absent or invalid."""
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return None if parsed is None else max(0.0, parsed.timestamp() - time.time())
+
+
+class UpstreamTransport(httpx.AsyncBaseTransport):
+    def __init__(self, inner: httpx.AsyncBaseTransport, policy: RetryPolicy) -> None:
+        self._inner = inner
+        self._policy = policy
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        record = current_record.get()
+        policy = self._policy
+        deadline = time.monotonic() + policy.max_seconds
+        attempt = 0
+        while True:
+            attempt += 1
+            if record is not None:
+                record.attempts = attempt
+            try:
+                response = await self._inner.handle_async_request(request)
+            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError):
+                if record is not None:
+                    record.upstream_status = None
+                delay = policy.backoff(attempt)
+                if attempt >= policy.attempts or time.monotonic() + delay > deadline:
+                    raise
+                await asyncio.sleep(delay)
+                continue
+            if record is not None:
+                record.upstream_status = response.status_code
+            if response.status_code not in RETRYABLE_STATUS or attempt >= policy.attempts:
+                return response
+            wait = policy.delay_after(response, attempt)
+            if wait is None or time.monotonic() + wait > deadline:
+                return response
+            await response.aclose()
+            await asyncio.sleep(wait)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+_installed_policy: RetryPolicy | None = None
+
+
+def install(policy: RetryPolicy) -> None:
+    """Route every httpx client LiteLLM creates through UpstreamTransport (call before LiteLLM starts)."""
+    global _installed_policy
+    from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
+
+    if _installed_policy is None:
+        original = AsyncHTTPHandler.create_async_transport
+
+        def create_async_transport(*args: Any, **kwargs: Any) -> httpx.AsyncBaseTransport:
+            inner = original(*args, **kwargs) or httpx.AsyncHTTPTransport()
+            return UpstreamTransport(inner, _installed_policy or RetryPolicy())
+
+        setattr(AsyncHTTPHandler, "create_async_transport", staticmethod(create_async_transport))  # noqa: B010
+        setattr(AsyncHTTPHandler, "_create_async_transport", staticmethod(create_async_transport))  # noqa: B010
+    _installed_policy = policy

@@ -1,0 +1,135 @@
+"""`aigateway serve`: configure the process, start the embedded emulator if needed, run LiteLLM behind the front.
+
+Order matters: LiteLLM reads several environment variables at import time, so everything is set before
+`litellm.proxy.proxy_server` is imported.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aigateway.launcher import BASE_ENV
+from aigateway.litellm_config import AZURE_KEY_ENV, write_config
+from aigateway.settings import DEFAULT_LOCAL_KEY, LOCAL_PROJECT, Settings
+
+# LiteLLM switches that only add surface or work: docs, admin UI, telemetry, background jobs.
+_LITELLM_ENV: dict[str, str] = {
+    "NO_DOCS": "True",
+    "NO_REDOC": "True",
+    "DISABLE_ADMIN_UI": "True",
+    "LITELLM_DONT_SHOW_FEEDBACK_BOX": "True",
+    "LITELLM_MODE": "PRODUCTION",
+    "LITELLM_LOG": "WARNING",
+}
+
+
+def _start_emulator(settings: Settings) -> tuple[str, str, Callable[[], None]]:
+    from aigateway.emulator.config import EmulatorConfig
+    from aigateway.emulator.server import start_in_thread
+
+    config = EmulatorConfig.from_env()
+    base_url, stop = start_in_thread("127.0.0.1", settings.gateway_emulator_port, config)
+    return base_url, config.api_key, stop
+
+
+def prepare_environment(settings: Settings, endpoint: str, azure_key: str | None) -> Path:
+    """Set the process environment LiteLLM expects and write its config; returns the config path."""
+    for name, value in {**BASE_ENV, **_LITELLM_ENV}.items():
+        os.environ.setdefault(name, value)
+    if azure_key is not None:
+        os.environ[AZURE_KEY_ENV] = azure_key
+    # LiteLLM refuses to start without a master key. Nobody uses it (our auth hook rejects it); it is
+    # random per process so it can never be guessed.
+    os.environ["LITELLM_MASTER_KEY"] = "sk-" + secrets.token_hex(24)
+    # Response ids are encrypted with the salt key; replicas must share it to accept each other's ids.
+    salt = settings.gateway_salt_key.get_secret_value() or secrets.token_hex(24)
+    os.environ["LITELLM_SALT_KEY"] = salt
+    if settings.azure_openai_auth == "entra":
+        os.environ.setdefault(
+            "AZURE_CREDENTIAL",
+            "ManagedIdentityCredential" if os.environ.get("AZURE_CLIENT_ID") else "DefaultAzureCredential",
+        )
+    config_dir = Path(tempfile.mkdtemp(prefix="aigateway-"))
+    config_path = write_config(settings, endpoint, config_dir)
+    os.environ["CONFIG_FILE_PATH"] = str(config_path)
+    return config_path
+
+
+def build_app(settings: Settings) -> Any:
+    """The ASGI app: the front around LiteLLM's proxy app (environment must be prepared first)."""
+    from aigateway.proxy import runtime, upstream
+    from aigateway.proxy.front import GatewayFront
+
+    rt = runtime.configure(settings)
+    upstream.install(
+        upstream.RetryPolicy(
+            attempts=settings.gateway_retry_attempts,
+            max_seconds=settings.gateway_retry_max_seconds,
+            retry_after_cap_seconds=settings.gateway_retry_after_cap_seconds,
+        )
+    )
+    from litellm.proxy.proxy_server import app as litellm_app
+
+    return GatewayFront(litellm_app, rt)
+
+
+def _quiet_loggers() -> None:
+    # LiteLLM's loggers are the only ones that could carry request content; WARNING keeps them to errors
+    # without payloads (see tests/e2e/test_no_leaks.py), and uvicorn's access log is replaced by ours.
+    for name in ("LiteLLM", "LiteLLM Proxy", "LiteLLM Router", "uvicorn.access"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    stop_emulator: Callable[[], None] | None = None
+    azure_key: str | None
+    if settings.uses_emulator:
+        endpoint, azure_key, stop_emulator = _start_emulator(settings)
+    else:
+        endpoint = settings.azure_openai_endpoint
+        azure_key = settings.azure_openai_api_key.get_secret_value() or None
+    prepare_environment(settings, endpoint, azure_key)
+    app = build_app(settings)
+    _quiet_loggers()
+
+    host, port = settings.gateway_host, settings.gateway_port
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    lines = [f"aigateway: base URL  http://{shown_host}:{port}/v1"]
+    if settings.uses_emulator:
+        lines.append(f"aigateway: upstream  embedded Azure OpenAI emulator at {endpoint}")
+        if os.environ.get("GATEWAY_KEYS") is None and not any(k.startswith("GATEWAY_KEY_") for k in os.environ):
+            local_key = settings.gateway_local_key.get_secret_value()
+            shown = local_key if local_key == DEFAULT_LOCAL_KEY else "(the value of GATEWAY_LOCAL_KEY)"
+            lines.append(f"aigateway: key       {shown}   (project '{LOCAL_PROJECT}')")
+    else:
+        lines.append(f"aigateway: upstream  {endpoint}")
+        lines.append("aigateway: key       your project's key (GATEWAY_KEYS / GATEWAY_KEY_<PROJECT>)")
+    lines.append(f"aigateway: models    {', '.join(settings.model_aliases())}")
+    print("\n".join(lines), flush=True)
+
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        ws="websockets-sansio",
+        lifespan="on",
+        access_log=False,
+        server_header=False,
+        log_level="warning",
+        timeout_keep_alive=75,  # longer than ACA/Envoy idle so the proxy, not us, closes idle connections
+    )
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        if stop_emulator is not None:
+            stop_emulator()
