@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""Put the gateway's secrets into an environment's Key Vault without echoing them or writing them to disk.
+
+    python3 scripts/gateway_secrets.py init --env dev [--project roo-team ...] [--skip-openai-key]
+    python3 scripts/gateway_secrets.py set-openai-key --env dev          # replace the Azure OpenAI key
+    python3 scripts/gateway_secrets.py add-project --env dev roo-team [--show]
+    python3 scripts/gateway_secrets.py rotate --env dev roo-team [--show]
+    python3 scripts/gateway_secrets.py list --env dev                    # names only, never values
+
+Secrets (names fixed by docs/architecture.md): `azure-openai-api-key`, `gateway-key-<project>` (every
+environment has the project `smoke`, used by the pipeline's smoke run), `gateway-salt-key` (created once,
+never rotated by this script: changing it invalidates response ids in flight).
+
+How values travel: the Azure OpenAI key is read with getpass (or from stdin when stdin is not a terminal);
+generated keys come from the `secrets` module. A value is handed to `az keyvault secret set --file /dev/stdin`
+through a pipe, so it is never in argv (visible in `ps`), never in a file, and `--output none` keeps az
+from printing it back. Generated keys are not printed unless --show is given; the script prints the az
+command that reads one instead. `init` and `add-project` only create what is missing (a second run writes
+nothing); `rotate` and `set-openai-key` always write a new version. The Container App reads versionless
+references, so a new version is picked up within about 30 minutes, or at once after a revision restart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import re
+import secrets as stdlib_secrets
+import sys
+from collections.abc import Sequence
+
+from _az import ENVIRONMENTS, EXIT_OK, Az, BootstrapError, key_vault_name, main_guard
+
+OPENAI_KEY = "azure-openai-api-key"
+SALT_KEY = "gateway-salt-key"
+PROJECT_PREFIX = "gateway-key-"
+SMOKE_PROJECT = "smoke"
+PROJECT_RE = re.compile(r"[a-z][a-z0-9-]{0,38}[a-z0-9]")
+
+
+def project_key_name(project: str) -> str:
+    if not PROJECT_RE.fullmatch(project) or "--" in project:
+        raise BootstrapError(
+            f"project name {project!r} must be 2-40 lowercase letters, digits and single dashes, "
+            "starting with a letter"
+        )
+    return PROJECT_PREFIX + project
+
+
+def new_project_key(project: str) -> str:
+    return f"sk-{project}-{stdlib_secrets.token_urlsafe(32)}"
+
+
+def new_salt() -> str:
+    return stdlib_secrets.token_urlsafe(48)
+
+
+def read_openai_key() -> str:
+    if sys.stdin.isatty():
+        value = getpass.getpass("Azure OpenAI API key (input hidden): ")
+    else:
+        value = sys.stdin.readline()
+    value = value.strip()
+    if not value:
+        raise BootstrapError("empty Azure OpenAI API key")
+    if any(c.isspace() for c in value):
+        raise BootstrapError("the Azure OpenAI API key contains whitespace: check what was pasted")
+    return value
+
+
+class Vault:
+    def __init__(self, az: Az, name: str, subscription: list[str]) -> None:
+        self.az = az
+        self.name = name
+        self.sub = subscription
+
+    def names(self) -> set[str]:
+        """Secret names only: `secret list` returns ids and attributes, never values."""
+        listed = self.az.read(["keyvault", "secret", "list", "--vault-name", self.name, *self.sub])
+        return {str(item.get("name")) for item in listed or []}
+
+    def put(self, secret: str, value: str) -> None:
+        self.az.write(
+            ["keyvault", "secret", "set", "--vault-name", self.name, "--name", secret,
+             "--file", "/dev/stdin", "--encoding", "utf-8", "--content-type", "text/plain", *self.sub],
+            stdin=value,
+            output=False,
+        )
+
+    def read_hint(self, secret: str) -> str:
+        return f"az keyvault secret show --vault-name {self.name} --name {secret} --query value --output tsv"
+
+
+def report_key(vault: Vault, project: str, value: str, show: bool, verb: str) -> None:
+    name = project_key_name(project)
+    if vault.az.dry_run:
+        print(f"would {verb} {name}", file=sys.stderr)
+    elif show:
+        print(f"{name} ({verb}): {value}")
+    else:
+        print(f"{verb} {name}; read it with: {vault.read_hint(name)}", file=sys.stderr)
+
+
+def cmd_init(vault: Vault, args: argparse.Namespace) -> None:
+    existing = vault.names()
+    if OPENAI_KEY not in existing and not args.skip_openai_key:
+        if vault.az.dry_run:
+            vault.put(OPENAI_KEY, "")
+        else:
+            vault.put(OPENAI_KEY, read_openai_key())
+    elif OPENAI_KEY not in existing:
+        print(f"note: {OPENAI_KEY} skipped: set it later with set-openai-key", file=sys.stderr)
+    if SALT_KEY not in existing:
+        vault.put(SALT_KEY, new_salt())
+    for project in dict.fromkeys([SMOKE_PROJECT, *args.project]):
+        name = project_key_name(project)
+        if name in existing:
+            continue
+        value = new_project_key(project)
+        vault.put(name, value)
+        report_key(vault, project, value, args.show, "created")
+
+
+def cmd_set_openai_key(vault: Vault, args: argparse.Namespace) -> None:
+    vault.put(OPENAI_KEY, "" if vault.az.dry_run else read_openai_key())
+
+
+def cmd_add_project(vault: Vault, args: argparse.Namespace) -> None:
+    name = project_key_name(args.project)
+    if name in vault.names():
+        print(f"{name} already exists: use rotate to replace it", file=sys.stderr)
+        return
+    value = new_project_key(args.project)
+    vault.put(name, value)
+    report_key(vault, args.project, value, args.show, "created")
+
+
+def cmd_rotate(vault: Vault, args: argparse.Namespace) -> None:
+    name = project_key_name(args.project)
+    if name not in vault.names():
+        raise BootstrapError(f"{name} does not exist in {vault.name}: use add-project")
+    value = new_project_key(args.project)
+    vault.put(name, value)
+    report_key(vault, args.project, value, args.show, "rotated")
+
+
+def cmd_list(vault: Vault, args: argparse.Namespace) -> None:
+    for name in sorted(vault.names()):
+        print(name)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--env", required=True, choices=ENVIRONMENTS)
+    common.add_argument("--vault", help="Key Vault name (default: the environment's name per the naming rules)")
+    common.add_argument("--subscription", help="subscription id (default: the az CLI's current one)")
+    common.add_argument("--dry-run", action="store_true", help="print every az command; run only read-only ones")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    init = sub.add_parser("init", parents=[common], help="create every missing secret")
+    init.add_argument("--project", action="append", default=[], help="project key to create (repeatable)")
+    init.add_argument("--skip-openai-key", action="store_true", help="do not ask for the Azure OpenAI key")
+    init.add_argument("--show", action="store_true", help="print generated project keys once")
+    init.set_defaults(func=cmd_init)
+
+    sub.add_parser("set-openai-key", parents=[common], help="write a new Azure OpenAI key version").set_defaults(
+        func=cmd_set_openai_key
+    )
+    for name, func, text in (("add-project", cmd_add_project, "create a project key"),
+                             ("rotate", cmd_rotate, "replace a project key")):
+        cmd = sub.add_parser(name, parents=[common], help=text)
+        cmd.add_argument("project")
+        cmd.add_argument("--show", action="store_true", help="print the new key once")
+        cmd.set_defaults(func=func)
+    sub.add_parser("list", parents=[common], help="list secret names").set_defaults(func=cmd_list)
+    return parser.parse_args(argv)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    az = Az(dry_run=args.dry_run)
+    account = az.account()
+    vault = Vault(az, args.vault or key_vault_name(args.env), ["--subscription", args.subscription or account["id"]])
+    args.func(vault, args)
+    if args.command != "list":
+        verb = "would write" if args.dry_run else "wrote"
+        print(f"{vault.name}: {verb} {az.writes} secret version(s).", file=sys.stderr)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return main_guard(run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
