@@ -102,11 +102,12 @@ class ApiEndpoint:
         refused = versions.check_v1(ctx.api_version) if self.family == "v1" else versions.check_dated(ctx.api_version)
         if refused is None and not auth.authorized(headers, self.family, state.config.api_key):
             refused = JsonReply(401, errors.UNAUTHORIZED)
-        if refused is None and scope["method"] == "POST" and (bad_json or not isinstance(body, dict)):
+        is_model_op = self.operation in ("responses", "chat", "embeddings")
+        if refused is None and is_model_op and (bad_json or not isinstance(body, dict)):
             refused = JsonReply(400, BAD_JSON)
         if refused is not None:
             return await _send_reply(scope, send, ctx, refused, None)
-        if self.operation in ("responses", "chat", "embeddings"):
+        if is_model_op:
             return await self._model_operation(scope, send, ctx, body)
         return await _send_reply(scope, send, ctx, self._resource_operation(scope), None)
 

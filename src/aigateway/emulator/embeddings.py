@@ -41,6 +41,12 @@ def _pool(dim: int) -> list[array[float]]:
     return pool
 
 
+def warm(dims: set[int]) -> None:
+    """Build the vector pools up front (about 0.1 s per dimension) so the first request is not the slow one."""
+    for dim in dims:
+        _pool(dim)
+
+
 def vector(text: str, dim: int) -> array[float]:
     """The same text always gives the same unit vector (float32) of `dim` values."""
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()

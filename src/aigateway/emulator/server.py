@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import uvicorn
 
+from aigateway.emulator import embeddings
 from aigateway.emulator.app import create_app
 from aigateway.emulator.config import EmulatorConfig
 
@@ -18,6 +19,8 @@ STARTUP_TIMEOUT_S = 10.0
 
 def _uvicorn_config(host: str, port: int, config: EmulatorConfig | None) -> uvicorn.Config:
     has = importlib.util.find_spec
+    config = config or EmulatorConfig()
+    embeddings.warm({d.dimensions for d in config.deployments.values() if d.dimensions})
     return uvicorn.Config(
         create_app(config),
         host=host,
