@@ -251,7 +251,7 @@ variable "min_replicas" {
   default     = null
 
   validation {
-    condition     = var.min_replicas == null || (var.min_replicas >= 0 && var.min_replicas <= 30)
+    condition     = var.min_replicas == null ? true : var.min_replicas >= 0 && var.min_replicas <= 30
     error_message = "min_replicas must be between 0 and 30."
   }
 }
