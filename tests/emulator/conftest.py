@@ -61,7 +61,8 @@ def sse_events(text: str) -> list[tuple[str, dict[str, Any]]]:
         if not frame:
             continue
         lines = frame.split("\n")
-        assert lines[0].startswith("event: ") and lines[1].startswith("data: "), frame
+        assert lines[0].startswith("event: "), frame
+        assert lines[1].startswith("data: "), frame
         out.append((lines[0][7:], orjson.loads(lines[1][6:])))
     return out
 

@@ -22,12 +22,15 @@ def test_non_streaming_completion(client: TestClient) -> None:
     )
     assert r.status_code == 200
     body = r.json()
-    assert body["object"] == "chat.completion" and body["model"] == "gpt-4o-2024-08-06"
+    assert body["object"] == "chat.completion"
+    assert body["model"] == "gpt-4o-2024-08-06"
     choice = body["choices"][0]
-    assert choice["message"]["content"] == markers.DEFAULT_ANSWER and choice["finish_reason"] == "stop"
+    assert choice["message"]["content"] == markers.DEFAULT_ANSWER
+    assert choice["finish_reason"] == "stop"
     assert "secret-canary" not in r.text
     usage = body["usage"]
-    assert usage["prompt_tokens"] == 4 and usage["completion_tokens"] == 10  # ceil(13/4), ceil(37/4)
+    assert usage["prompt_tokens"] == 4
+    assert usage["completion_tokens"] == 10
     assert usage["total_tokens"] == 14
 
 
@@ -46,12 +49,15 @@ def test_streaming_with_usage_and_done(client: TestClient) -> None:
     assert frames[-1] == "[DONE]"
     chunks = [orjson.loads(f) for f in frames[:-1]]
     # Azure's first chunk: prompt filter results only, no choices.
-    assert chunks[0]["choices"] == [] and "prompt_filter_results" in chunks[0]
+    assert chunks[0]["choices"] == []
+    assert "prompt_filter_results" in chunks[0]
     text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
     assert text == "one two three four five"
     finishes = [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]]
-    assert finishes[-1] == "stop" and finishes.count("stop") == 1
-    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["total_tokens"] > 0
+    assert finishes[-1] == "stop"
+    assert finishes.count("stop") == 1
+    assert chunks[-1]["choices"] == []
+    assert chunks[-1]["usage"]["total_tokens"] > 0
 
 
 def test_streaming_without_include_usage_has_no_usage_chunk(client: TestClient) -> None:
@@ -68,7 +74,8 @@ def test_tool_call_non_streaming_and_streaming(client: TestClient) -> None:
     r = client.post(URL, json={"messages": msgs, "tools": [TOOL], "stream": True}, headers=AUTH)
     chunks = [orjson.loads(f) for f in sse_data(r.text)[:-1] if f]
     calls = [tc for c in chunks if c["choices"] for tc in c["choices"][0]["delta"].get("tool_calls") or []]
-    assert calls[0]["id"].startswith("call_") and calls[0]["function"]["name"] == "get_weather"
+    assert calls[0]["id"].startswith("call_")
+    assert calls[0]["function"]["name"] == "get_weather"
     assert "".join(tc["function"]["arguments"] for tc in calls) == '{"city":"emulator"}'
     assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
     # A tool result as the last message gets a text answer.
@@ -83,4 +90,5 @@ def test_tool_call_non_streaming_and_streaming(client: TestClient) -> None:
 
 def test_missing_messages_is_a_400(client: TestClient) -> None:
     r = client.post(URL, json={}, headers=AUTH)
-    assert r.status_code == 400 and r.json()["error"]["param"] == "messages"
+    assert r.status_code == 400
+    assert r.json()["error"]["param"] == "messages"

@@ -34,11 +34,13 @@ def test_float_vectors_are_deterministic_unit_vectors(client: TestClient) -> Non
     vectors = [d["embedding"] for d in first["data"]]
     assert [d["index"] for d in first["data"]] == [0, 1, 2]
     assert all(len(v) == 1536 for v in vectors)
-    assert vectors[0] == vectors[2] and vectors[0] != vectors[1]
+    assert vectors[0] == vectors[2]
+    assert vectors[0] != vectors[1]
     assert math.isclose(math.fsum(x * x for x in vectors[0]), 1.0, rel_tol=1e-4)
     again = embed(client, input="alpha")
     assert again["data"][0]["embedding"] == vectors[0]
-    assert first["model"] == "text-embedding-3-small" and first["object"] == "list"
+    assert first["model"] == "text-embedding-3-small"
+    assert first["object"] == "list"
 
 
 def test_base64_decodes_to_little_endian_float32_of_the_right_dimension(client: TestClient) -> None:
@@ -56,9 +58,11 @@ def test_base64_decodes_to_little_endian_float32_of_the_right_dimension(client: 
 def test_dimensions_honoured_for_3_models_only(client: TestClient, config) -> None:  # type: ignore[no-untyped-def]
     small = embed(client, input="x", dimensions=256, encoding_format="base64")
     vec = decode(small["data"][0]["embedding"])
-    assert len(vec) == 256 and math.isclose(math.fsum(v * v for v in vec), 1.0, rel_tol=1e-4)
+    assert len(vec) == 256
+    assert math.isclose(math.fsum(v * v for v in vec), 1.0, rel_tol=1e-4)
     too_big = client.post(URL, json={"input": "x", "dimensions": 4000}, headers=AUTH)
-    assert too_big.status_code == 400 and too_big.json()["error"]["param"] == "dimensions"
+    assert too_big.status_code == 400
+    assert too_big.json()["error"]["param"] == "dimensions"
     from aigateway.emulator import Deployment
 
     config.deployments["ada"] = Deployment(model="text-embedding-ada-002", kind="embeddings", dimensions=1536)
@@ -68,7 +72,8 @@ def test_dimensions_honoured_for_3_models_only(client: TestClient, config) -> No
 
 def test_token_array_inputs_and_usage(client: TestClient) -> None:
     body = embed(client, input=[[1, 2, 3], [4, 5]])
-    assert len(body["data"]) == 2 and body["usage"] == {"prompt_tokens": 5, "total_tokens": 5}
+    assert len(body["data"]) == 2
+    assert body["usage"] == {"prompt_tokens": 5, "total_tokens": 5}
     body = embed(client, input="a" * 10)
     assert body["usage"] == {"prompt_tokens": 3, "total_tokens": 3}
 
@@ -103,7 +108,8 @@ def test_empty_or_malformed_input_is_rejected(client: TestClient, bad: object) -
 
 def test_bad_encoding_format(client: TestClient) -> None:
     r = client.post(URL, json={"input": "x", "encoding_format": "int8"}, headers=AUTH)
-    assert r.status_code == 400 and r.json()["error"]["param"] == "encoding_format"
+    assert r.status_code == 400
+    assert r.json()["error"]["param"] == "encoding_format"
 
 
 def test_a_60_item_base64_batch_is_fast() -> None:

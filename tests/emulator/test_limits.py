@@ -70,7 +70,8 @@ def test_chat_operation_name_in_429() -> None:
     msgs = {"messages": [{"role": "user", "content": "x"}]}
     assert client.post(url, json=msgs, headers=AUTH).status_code == 200
     r = client.post(url, json=msgs, headers=AUTH)
-    assert r.status_code == 429 and "ChatCompletions_Create" in r.json()["error"]["message"]
+    assert r.status_code == 429
+    assert "ChatCompletions_Create" in r.json()["error"]["message"]
 
 
 def test_no_limits_means_no_ratelimit_headers(client: TestClient) -> None:
@@ -83,19 +84,24 @@ def test_windows_slide() -> None:
     dep = Deployment(model="m", kind="embeddings", rpm=6, tpm=1000)  # 1 call per 10 s
     assert limiter.check("d", dep, 10, now=100.0).allowed
     refused = limiter.check("d", dep, 10, now=105.0)
-    assert not refused.allowed and refused.kind == "call" and refused.retry_after == 5.0
+    assert not refused.allowed
+    assert refused.kind == "call"
+    assert refused.retry_after == 5.0
     assert limiter.check("d", dep, 10, now=110.01).allowed
     tokens = Deployment(model="m", kind="embeddings", tpm=100)
     assert limiter.check("t", tokens, 60, now=0.0).allowed
     assert limiter.check("t", tokens, 60, now=1.0).allowed  # 60 < 100 when it arrived
     refused = limiter.check("t", tokens, 1, now=2.0)
-    assert not refused.allowed and refused.kind == "token" and refused.retry_after == 58.0
+    assert not refused.allowed
+    assert refused.kind == "token"
+    assert refused.retry_after == 58.0
     assert limiter.check("t", tokens, 1, now=60.5).allowed  # the first 60 expired
 
 
 def test_limits_can_be_set_at_run_time(client: TestClient) -> None:
     r = client.put("/_emulator/limits", json={"text-embedding-3-small": {"rpm": 6}})
-    assert r.status_code == 200 and r.json()["text-embedding-3-small"] == {"rpm": 6, "tpm": None}
+    assert r.status_code == 200
+    assert r.json()["text-embedding-3-small"] == {"rpm": 6, "tpm": None}
     body = {"model": "text-embedding-3-small", "input": "x"}
     assert client.post("/openai/v1/embeddings", json=body, headers=AUTH).status_code == 200
     assert client.post("/openai/v1/embeddings", json=body, headers=AUTH).status_code == 429

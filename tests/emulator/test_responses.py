@@ -36,13 +36,16 @@ def post(client: TestClient, **body: object) -> dict:  # type: ignore[type-arg]
 def test_non_streaming_body_for_a_reasoning_model(client: TestClient) -> None:
     canary = "CANARY-PROMPT-7f3a"
     body = post(client, input=f"please repeat {canary}", include=["reasoning.encrypted_content"])
-    assert body["object"] == "response" and body["status"] == "completed"
+    assert body["object"] == "response"
+    assert body["status"] == "completed"
     assert body["id"].startswith("resp_")
     assert body["model"] == "gpt-5.3-codex-2026-02-24"  # model + version, not the deployment
     reasoning, message = body["output"]
-    assert reasoning["type"] == "reasoning" and reasoning["id"].startswith("rs_")
+    assert reasoning["type"] == "reasoning"
+    assert reasoning["id"].startswith("rs_")
     assert reasoning["encrypted_content"]
-    assert message["type"] == "message" and message["id"].startswith("msg_")
+    assert message["type"] == "message"
+    assert message["id"].startswith("msg_")
     text = message["content"][0]["text"]
     assert text == markers.DEFAULT_ANSWER
     assert canary not in orjson.dumps(body["output"]).decode()
@@ -82,14 +85,16 @@ def test_stream_event_order_and_sequence_numbers(client: TestClient) -> None:
         },
         headers=AUTH,
     )
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/event-stream")
     assert "[DONE]" not in r.text
     events = sse_events(r.text)
     types = [t for t, _ in events]
     assert [d["sequence_number"] for _, d in events] == list(range(len(events)))
     assert all(d["type"] == t for t, d in events)
     deltas = [d["delta"] for t, d in events if t == "response.output_text.delta"]
-    assert len(deltas) >= 2 and "".join(deltas) == markers.DEFAULT_ANSWER
+    assert len(deltas) >= 2
+    assert "".join(deltas) == markers.DEFAULT_ANSWER
     collapsed = [t for i, t in enumerate(types) if i == 0 or types[i - 1] != t]
     assert collapsed == [
         "response.created",
@@ -109,9 +114,11 @@ def test_stream_event_order_and_sequence_numbers(client: TestClient) -> None:
         "response.completed",
     ]
     created = events[0][1]["response"]
-    assert created["status"] == "in_progress" and created["output"] == []
+    assert created["status"] == "in_progress"
+    assert created["output"] == []
     completed = events[-1][1]["response"]
-    assert completed["status"] == "completed" and completed["usage"]["total_tokens"] > 0
+    assert completed["status"] == "completed"
+    assert completed["usage"]["total_tokens"] > 0
     assert completed["output"][0]["encrypted_content"]
 
 
@@ -174,7 +181,8 @@ def test_stored_responses_get_delete_cancel_and_input_items(client: TestClient) 
     body = post(client, input="remember me")
     rid = body["id"]
     got = client.get(f"{URL}/{rid}", headers=AUTH)
-    assert got.status_code == 200 and got.json() == body
+    assert got.status_code == 200
+    assert got.json() == body
     items = client.get(f"{URL}/{rid}/input_items", headers=AUTH).json()
     assert items["data"][0]["content"][0]["text"] == "remember me"
     assert client.post(f"{URL}/{rid}/cancel", headers=AUTH).json()["id"] == rid
@@ -198,8 +206,10 @@ def test_background_requires_store_and_starts_queued(client: TestClient) -> None
 def test_call_markers_make_a_function_call(client: TestClient, marker: str, name: str) -> None:
     body = post(client, input=f"do it {marker}", tools=[FN_TOOL, OTHER_TOOL])
     call = body["output"][-1]
-    assert call["type"] == "function_call" and call["name"] == name
-    assert call["call_id"].startswith("call_") and call["id"].startswith("fc_")
+    assert call["type"] == "function_call"
+    assert call["name"] == name
+    assert call["call_id"].startswith("call_")
+    assert call["id"].startswith("fc_")
     args = orjson.loads(call["arguments"])
     assert args == ({"path": "emulator", "limit": 1} if name == "read_file" else {})
 
@@ -232,7 +242,8 @@ def test_streamed_function_call_arguments(client: TestClient) -> None:
     deltas = "".join(d["delta"] for t, d in events if t == "response.function_call_arguments.delta")
     done = next(d for t, d in events if t == "response.function_call_arguments.done")
     added = [d for t, d in events if t == "response.output_item.added"][-1]
-    assert added["item"]["type"] == "function_call" and added["item"]["name"] == "read_file"
+    assert added["item"]["type"] == "function_call"
+    assert added["item"]["name"] == "read_file"
     assert deltas == done["arguments"] == '{"path":"emulator","limit":1}'
     assert done["item_id"] == added["item"]["id"]
 
@@ -250,8 +261,10 @@ def test_custom_tool_call_for_codex_apply_patch_streamed_and_answered(client: Te
     )
     events = sse_events(r.text)
     item = events[-1][1]["response"]["output"][-1]
-    assert item["type"] == "custom_tool_call" and item["name"] == "apply_patch"
-    assert item["input"].startswith("*** Begin Patch") and item["input"].endswith("*** End Patch\n")
+    assert item["type"] == "custom_tool_call"
+    assert item["name"] == "apply_patch"
+    assert item["input"].startswith("*** Begin Patch")
+    assert item["input"].endswith("*** End Patch\n")
     deltas = "".join(d["delta"] for t, d in events if t == "response.custom_tool_call_input.delta")
     done = next(d for t, d in events if t == "response.custom_tool_call_input.done")
     assert deltas == done["input"] == item["input"]
@@ -269,7 +282,8 @@ def test_custom_tool_call_for_codex_apply_patch_streamed_and_answered(client: Te
 
 def test_reasoning_effort_validation(client: TestClient) -> None:
     bad = client.post(URL, json={"model": "gpt-5.3-codex", "input": "x", "reasoning": {"effort": "max"}}, headers=AUTH)
-    assert bad.status_code == 400 and bad.json()["error"]["param"] == "reasoning.effort"
+    assert bad.status_code == 400
+    assert bad.json()["error"]["param"] == "reasoning.effort"
     not_reasoning = client.post(
         URL, json={"model": "gpt-4o", "input": "x", "reasoning": {"effort": "low"}}, headers=AUTH
     )

@@ -24,7 +24,8 @@ def test_every_response_carries_azure_request_headers_and_echoes_client_request_
     assert r.headers["x-ms-client-request-id"] == "my-id-1"
     # Errors carry them too, including unknown paths handled outside the API pipeline.
     for resp in (client.post("/openai/v1/embeddings", json=EMBED), client.get("/openai/nope")):
-        assert "apim-request-id" in resp.headers and "x-ms-region" in resp.headers
+        assert "apim-request-id" in resp.headers
+        assert "x-ms-region" in resp.headers
 
 
 @pytest.mark.parametrize(
@@ -104,7 +105,8 @@ def test_responses_on_dated_path_needs_2025_03_01_preview_or_later(client: TestC
         headers=AUTH,
         params={"api-version": RESPONSES_DATED},
     )
-    assert by_path.status_code == 200 and by_path.json()["model"] == "gpt-5.3-codex-2026-02-24"
+    assert by_path.status_code == 200
+    assert by_path.json()["model"] == "gpt-5.3-codex-2026-02-24"
     # Seen on real Azure: gpt-5.3-codex refuses the first Responses preview.
     codex_first = client.post(
         "/openai/responses",
@@ -157,7 +159,8 @@ def test_unknown_paths_and_methods_answer_in_azure_shape(client: TestClient) -> 
     r = client.post("/openai/v1/completions", json={}, headers=AUTH)
     assert (r.status_code, r.json()) == (404, {"error": {"code": "404", "message": "Resource not found"}})
     r = client.get("/openai/v1/embeddings", headers=AUTH)
-    assert r.status_code == 405 and "error" in r.json()
+    assert r.status_code == 405
+    assert "error" in r.json()
 
 
 def test_invalid_json_body_is_a_400(client: TestClient) -> None:
