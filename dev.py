@@ -48,6 +48,19 @@ def ensure_venv() -> None:
     STAMP.write_text(digest)
 
 
+def ensure_iac_venv() -> None:
+    """checkov in .venv-iac from requirements/iac.lock (its pins clash with litellm's); no-op when unchanged."""
+    venv, lock_file = ROOT / ".venv-iac", ROOT / "requirements" / "iac.lock"
+    stamp = venv / ".iac-lock.sha256"
+    digest = hashlib.sha256(lock_file.read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    if not (venv / "bin" / "python").exists():
+        run(sys.executable, "-m", "venv", venv)
+    run(venv / "bin" / "python", "-m", "pip", "install", "--quiet", "--require-hashes", "-r", lock_file)
+    stamp.write_text(digest)
+
+
 def ensure_test_tools() -> None:
     """System tools the tests drive for real: redis-server (shared limits) and the Codex CLI."""
     if shutil.which("redis-server") is None:
@@ -58,6 +71,7 @@ def ensure_test_tools() -> None:
     codex = NPM_PREFIX / "bin" / "codex"
     if not codex.exists() and shutil.which("npm") is not None:
         run("npm", "install", "--silent", "--no-fund", "--no-audit", "--prefix", NPM_PREFIX, "-g", CODEX_NPM_PACKAGE)
+    ensure_iac_venv()
 
 
 def lock() -> None:
