@@ -400,6 +400,7 @@ def _clean_headers(raw: list[tuple[bytes, bytes]], status: int, request_id: str)
     elif retry_after is not None:
         headers.append((b"retry-after", retry_after))
     if is_sse:
+        headers = [h for h in headers if h[0].lower() not in (b"x-accel-buffering", b"cache-control")]
         headers += [(b"x-accel-buffering", b"no"), (b"cache-control", b"no-cache")]
     return headers
 
