@@ -63,3 +63,12 @@ def test_health_needs_no_key(client: TestClient) -> None:
     assert r.status_code == 200
     assert r.json()["status"] == "ok"
     assert client.get("/openai/_emulator/health").status_code == 404
+
+
+def test_recording_evicts_oldest_bodies_past_the_byte_budget() -> None:
+    from aigateway.emulator.recorder import RequestRecorder
+
+    recorder = RequestRecorder(capacity=100, max_body_bytes=250)
+    for i in range(5):
+        recorder.record("POST", "/p", {}, {}, {"i": i}, size=100)
+    assert [e["body"]["i"] for e in recorder.items()] == [3, 4]

@@ -80,7 +80,7 @@ class ApiEndpoint:
                 body = orjson.loads(raw)
             except orjson.JSONDecodeError:
                 bad_json = True
-        entry = state.recorder.record(scope["method"], scope["path"], query, headers, body)
+        entry = state.recorder.record(scope["method"], scope["path"], query, headers, body, len(raw))
         ctx = Ctx(
             region=state.config.region,
             family=self.family,
