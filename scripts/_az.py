@@ -140,9 +140,9 @@ class Az:
                 f"'{self.executable}' (the Azure CLI) is not on PATH: install it "
                 "(https://learn.microsoft.com/cli/azure/install-azure-cli) and run 'az login'"
             )
-        return subprocess.run(  # noqa: S603 - argument list, no shell
-            [path, *args], input=stdin, capture_output=True, text=True, check=False
-        )
+        if stdin is None:  # never inherit the caller's stdin: az must not wait for input
+            return subprocess.run([path, *args], stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+        return subprocess.run([path, *args], input=stdin, capture_output=True, text=True, check=False)
 
     def read(self, args: Sequence[str], *, missing_ok: bool = False) -> Any:
         """A read-only call (show/list). Returns parsed JSON, or None when missing and ``missing_ok``."""

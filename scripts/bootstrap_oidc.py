@@ -41,7 +41,6 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from _az import (
     ENVIRONMENTS,
@@ -150,28 +149,81 @@ class Bootstrap:
                 "audiences": [GITHUB_OIDC_AUDIENCE],
                 "description": f"GitHub Actions {self.org}/{self.repo} ({subject})",
             }
-            az.write(["ad", "app", "federated-credential", "create", "--id", app_id,
-                      "--parameters", json.dumps(params, separators=(",", ":"))])
+            az.write(
+                [
+                    "ad",
+                    "app",
+                    "federated-credential",
+                    "create",
+                    "--id",
+                    app_id,
+                    "--parameters",
+                    json.dumps(params, separators=(",", ":")),
+                ]
+            )
         return Identity(name, app_id, object_id, subjects)
 
     def ensure_role(self, who: Identity, role: str, scope: str, condition: str | None = None) -> None:
         az = self.az
         if not who.object_id.startswith("<"):
-            assignments = az.read(["role", "assignment", "list", "--assignee", who.object_id, "--role", role,
-                                   "--scope", scope, *self.sub]) or []
+            assignments = (
+                az.read(
+                    [
+                        "role",
+                        "assignment",
+                        "list",
+                        "--assignee",
+                        who.object_id,
+                        "--role",
+                        role,
+                        "--scope",
+                        scope,
+                        *self.sub,
+                    ]
+                )
+                or []
+            )
             if any(a.get("scope", "").lower() == scope.lower() for a in assignments):
                 return
-        args = ["role", "assignment", "create", "--assignee-object-id", who.object_id,
-                "--assignee-principal-type", "ServicePrincipal", "--role", role, "--scope", scope,
-                "--description", f"GitHub Actions OIDC ({who.name})", *self.sub]
+        args = [
+            "role",
+            "assignment",
+            "create",
+            "--assignee-object-id",
+            who.object_id,
+            "--assignee-principal-type",
+            "ServicePrincipal",
+            "--role",
+            role,
+            "--scope",
+            scope,
+            "--description",
+            f"GitHub Actions OIDC ({who.name})",
+            *self.sub,
+        ]
         if condition:
             args += ["--condition", condition, "--condition-version", "2.0"]
         az.write(args)
 
     def ensure_plan_role_definition(self) -> str:
         scope = f"/subscriptions/{self.subscription}"
-        found = self.az.read(["role", "definition", "list", "--name", PLAN_CUSTOM_ROLE, "--custom-role-only",
-                              "true", "--scope", scope, *self.sub]) or []
+        found = (
+            self.az.read(
+                [
+                    "role",
+                    "definition",
+                    "list",
+                    "--name",
+                    PLAN_CUSTOM_ROLE,
+                    "--custom-role-only",
+                    "true",
+                    "--scope",
+                    scope,
+                    *self.sub,
+                ]
+            )
+            or []
+        )
         if not found:
             definition = {
                 "Name": PLAN_CUSTOM_ROLE,
@@ -184,15 +236,34 @@ class Bootstrap:
                 "NotDataActions": [],
                 "AssignableScopes": [scope],
             }
-            self.az.write(["role", "definition", "create", "--role-definition",
-                           json.dumps(definition, separators=(",", ":")), *self.sub])
+            self.az.write(
+                [
+                    "role",
+                    "definition",
+                    "create",
+                    "--role-definition",
+                    json.dumps(definition, separators=(",", ":")),
+                    *self.sub,
+                ]
+            )
         return PLAN_CUSTOM_ROLE
 
     # -------------------------------------------------------------------------------- lookups
 
     def state_container_scope(self, account: str) -> str:
-        found = self.az.read(["storage", "account", "show", "--name", account, "--resource-group",
-                              state_resource_group_name(), *self.sub], missing_ok=True)
+        found = self.az.read(
+            [
+                "storage",
+                "account",
+                "show",
+                "--name",
+                account,
+                "--resource-group",
+                state_resource_group_name(),
+                *self.sub,
+            ],
+            missing_ok=True,
+        )
         if found is None:
             if not self.az.dry_run:
                 raise BootstrapError(
@@ -207,8 +278,10 @@ class Bootstrap:
         return found["id"] if found else None
 
     def registry_id(self, env: str) -> str | None:
-        found = self.az.read(["acr", "list", "--resource-group", resource_group_name(env), *self.sub],
-                             missing_ok=True) or []
+        found = (
+            self.az.read(["acr", "list", "--resource-group", resource_group_name(env), *self.sub], missing_ok=True)
+            or []
+        )
         ours = [r for r in found if str(r.get("name", "")).startswith(f"pvc{env}")]
         return ours[0]["id"] if ours else None
 
@@ -218,8 +291,12 @@ class Bootstrap:
         sub_scope = f"/subscriptions/{self.subscription}"
         deploy = self.ensure_identity(app_registration_name(env, "deploy"), [f"environment:{env}"])
         self.ensure_role(deploy, "Contributor", sub_scope)
-        self.ensure_role(deploy, "Role Based Access Control Administrator", sub_scope,
-                         rbac_admin_condition(list(DELEGABLE_ROLES.values())))
+        self.ensure_role(
+            deploy,
+            "Role Based Access Control Administrator",
+            sub_scope,
+            rbac_admin_condition(list(DELEGABLE_ROLES.values())),
+        )
         self.ensure_role(deploy, "Storage Blob Data Contributor", state_scope)
 
         vault = self.vault_id(env)
@@ -244,8 +321,9 @@ class Bootstrap:
 # ------------------------------------------------------------------------------------ GitHub variables
 
 
-def github_variables(env: str, deploy: Identity, plan: Identity, tenant: str, subscription: str,
-                     account: str) -> tuple[dict[str, str], dict[str, str]]:
+def github_variables(
+    env: str, deploy: Identity, plan: Identity, tenant: str, subscription: str, account: str
+) -> tuple[dict[str, str], dict[str, str]]:
     env_vars = {
         "AZURE_CLIENT_ID": deploy.app_id,
         "AZURE_TENANT_ID": tenant,
@@ -276,12 +354,12 @@ class GitHub:
             print(f"[dry-run, would run] {shlex.join(['gh', *args])}", file=sys.stderr)
             return None
         print(f"+ {shlex.join(['gh', *args])}", file=sys.stderr)
-        return subprocess.run([self.gh, *args], capture_output=True, text=True, check=False)  # noqa: S603
+        return subprocess.run([self.gh, *args], stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
 
     def ensure_environment(self, env: str) -> None:
         proc = self._run(["api", f"repos/{self.repo}/environments/{env}"], write=False)
         if proc is not None and proc.returncode != 0:
-            self._run(["api", "--method", "PUT", f"repos/{self.repo}/environments/{env}"], write=True)
+            self._run(["api", f"repos/{self.repo}/environments/{env}", "--method", "PUT"], write=True)
 
     def set_variables(self, values: dict[str, str], env: str | None) -> None:
         scope = ["--env", env] if env else []

@@ -61,8 +61,19 @@ def ensure_resource_group(az: Az, name: str, sub: list[str]) -> None:
     locks = az.read(["lock", "list", "--resource-group", name, *sub]) or []
     if not any(lock.get("name") == LOCK_NAME for lock in locks):
         az.write(
-            ["lock", "create", "--name", LOCK_NAME, "--lock-type", "CanNotDelete", "--resource-group", name,
-             "--notes", "Terraform state for every aigateway environment", *sub]
+            [
+                "lock",
+                "create",
+                "--name",
+                LOCK_NAME,
+                "--lock-type",
+                "CanNotDelete",
+                "--resource-group",
+                name,
+                "--notes",
+                "Terraform state for every aigateway environment",
+                *sub,
+            ]
         )
 
 
@@ -81,8 +92,7 @@ def _account_drift(account: dict[str, Any]) -> list[str]:
 
 
 def ensure_storage_account(az: Az, name: str, group: str, sub: list[str]) -> None:
-    account = az.read(["storage", "account", "show", "--name", name, "--resource-group", group, *sub],
-                      missing_ok=True)
+    account = az.read(["storage", "account", "show", "--name", name, "--resource-group", group, *sub], missing_ok=True)
     if account is None:
         check = az.read(["storage", "account", "check-name", "--name", name, *sub]) or {}
         if check.get("nameAvailable") is False:
@@ -91,21 +101,57 @@ def ensure_storage_account(az: Az, name: str, group: str, sub: list[str]) -> Non
                 "choose another with --suffix"
             )
         az.write(
-            ["storage", "account", "create", "--name", name, "--resource-group", group, "--location", LOCATION,
-             "--sku", "Standard_ZRS", "--kind", "StorageV2", "--min-tls-version", "TLS1_2",
-             "--allow-blob-public-access", "false", "--allow-shared-key-access", "false", "--https-only", "true",
-             "--allow-cross-tenant-replication", "false", "--tags", *TAGS, *sub]
+            [
+                "storage",
+                "account",
+                "create",
+                "--name",
+                name,
+                "--resource-group",
+                group,
+                "--location",
+                LOCATION,
+                "--sku",
+                "Standard_ZRS",
+                "--kind",
+                "StorageV2",
+                "--min-tls-version",
+                "TLS1_2",
+                "--allow-blob-public-access",
+                "false",
+                "--allow-shared-key-access",
+                "false",
+                "--https-only",
+                "true",
+                "--allow-cross-tenant-replication",
+                "false",
+                "--tags",
+                *TAGS,
+                *sub,
+            ]
         )
     else:
         fixes = _account_drift(account)
         if fixes:
             az.write(["storage", "account", "update", "--name", name, "--resource-group", group, *fixes, *sub])
 
-    props = az.read(
-        ["storage", "account", "blob-service-properties", "show", "--account-name", name,
-         "--resource-group", group, *sub],
-        missing_ok=True,
-    ) or {}
+    props = (
+        az.read(
+            [
+                "storage",
+                "account",
+                "blob-service-properties",
+                "show",
+                "--account-name",
+                name,
+                "--resource-group",
+                group,
+                *sub,
+            ],
+            missing_ok=True,
+        )
+        or {}
+    )
     delete = props.get("deleteRetentionPolicy") or {}
     container_delete = props.get("containerDeleteRetentionPolicy") or {}
     if not (
@@ -116,11 +162,27 @@ def ensure_storage_account(az: Az, name: str, group: str, sub: list[str]) -> Non
         and (container_delete.get("days") or 0) >= RETENTION_DAYS
     ):
         az.write(
-            ["storage", "account", "blob-service-properties", "update", "--account-name", name,
-             "--resource-group", group, "--enable-versioning", "true",
-             "--enable-delete-retention", "true", "--delete-retention-days", str(RETENTION_DAYS),
-             "--enable-container-delete-retention", "true",
-             "--container-delete-retention-days", str(RETENTION_DAYS), *sub]
+            [
+                "storage",
+                "account",
+                "blob-service-properties",
+                "update",
+                "--account-name",
+                name,
+                "--resource-group",
+                group,
+                "--enable-versioning",
+                "true",
+                "--enable-delete-retention",
+                "true",
+                "--delete-retention-days",
+                str(RETENTION_DAYS),
+                "--enable-container-delete-retention",
+                "true",
+                "--container-delete-retention-days",
+                str(RETENTION_DAYS),
+                *sub,
+            ]
         )
 
     container_args = ["--storage-account", name, "--resource-group", group, "--name", STATE_CONTAINER, *sub]
@@ -142,8 +204,9 @@ def run(argv: Sequence[str] | None = None) -> int:
 
     verb = "would make" if args.dry_run else "made"
     print(f"\nTerraform state backend: {verb} {az.writes} change(s).", file=sys.stderr)
-    print(f"  resource group:  {group}\n  storage account: {name}\n  container:       {STATE_CONTAINER}",
-          file=sys.stderr)
+    print(
+        f"  resource group:  {group}\n  storage account: {name}\n  container:       {STATE_CONTAINER}", file=sys.stderr
+    )
     print("Next: python3 scripts/bootstrap_oidc.py --org ORG --repo REPO --env all", file=sys.stderr)
     # stdout carries only the value the next steps need, so it can be captured.
     print(f"TFSTATE_STORAGE_ACCOUNT={name}")

@@ -41,8 +41,7 @@ PROJECT_RE = re.compile(r"[a-z][a-z0-9-]{0,38}[a-z0-9]")
 def project_key_name(project: str) -> str:
     if not PROJECT_RE.fullmatch(project) or "--" in project:
         raise BootstrapError(
-            f"project name {project!r} must be 2-40 lowercase letters, digits and single dashes, "
-            "starting with a letter"
+            f"project name {project!r} must be 2-40 lowercase letters, digits and single dashes, starting with a letter"
         )
     return PROJECT_PREFIX + project
 
@@ -56,10 +55,7 @@ def new_salt() -> str:
 
 
 def read_openai_key() -> str:
-    if sys.stdin.isatty():
-        value = getpass.getpass("Azure OpenAI API key (input hidden): ")
-    else:
-        value = sys.stdin.readline()
+    value = getpass.getpass("Azure OpenAI API key (input hidden): ") if sys.stdin.isatty() else sys.stdin.readline()
     value = value.strip()
     if not value:
         raise BootstrapError("empty Azure OpenAI API key")
@@ -81,8 +77,22 @@ class Vault:
 
     def put(self, secret: str, value: str) -> None:
         self.az.write(
-            ["keyvault", "secret", "set", "--vault-name", self.name, "--name", secret,
-             "--file", "/dev/stdin", "--encoding", "utf-8", "--content-type", "text/plain", *self.sub],
+            [
+                "keyvault",
+                "secret",
+                "set",
+                "--vault-name",
+                self.name,
+                "--name",
+                secret,
+                "--file",
+                "/dev/stdin",
+                "--encoding",
+                "utf-8",
+                "--content-type",
+                "text/plain",
+                *self.sub,
+            ],
             stdin=value,
             output=False,
         )
@@ -167,8 +177,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     sub.add_parser("set-openai-key", parents=[common], help="write a new Azure OpenAI key version").set_defaults(
         func=cmd_set_openai_key
     )
-    for name, func, text in (("add-project", cmd_add_project, "create a project key"),
-                             ("rotate", cmd_rotate, "replace a project key")):
+    for name, func, text in (
+        ("add-project", cmd_add_project, "create a project key"),
+        ("rotate", cmd_rotate, "replace a project key"),
+    ):
         cmd = sub.add_parser(name, parents=[common], help=text)
         cmd.add_argument("project")
         cmd.add_argument("--show", action="store_true", help="print the new key once")
