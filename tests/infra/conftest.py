@@ -54,7 +54,12 @@ def tf(offline_mirror: OfflineMirror) -> TfRunner:
 
     def run(*args: str, cwd: Path, timeout: float = 240) -> TfResult:
         proc = subprocess.run(
-            [TERRAFORM, *args, "-no-color"], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+            [TERRAFORM, *args, "-no-color"],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
             check=False,
         )
         return TfResult(proc.returncode, proc.stdout, proc.stderr)

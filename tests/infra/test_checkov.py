@@ -23,9 +23,24 @@ def checkov(directory: Path, *extra: str) -> dict[str, Any]:
     if not CHECKOV.exists():
         pytest.fail(f"{CHECKOV} missing: run `python3 dev.py test` (dev.py installs requirements/iac.lock)")
     proc = subprocess.run(
-        [str(CHECKOV), "-d", str(directory), "--framework", "terraform", "--skip-download", "--quiet",
-         "--external-checks-dir", str(POLICIES), "-o", "json", *extra],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            str(CHECKOV),
+            "-d",
+            str(directory),
+            "--framework",
+            "terraform",
+            "--skip-download",
+            "--quiet",
+            "--external-checks-dir",
+            str(POLICIES),
+            "-o",
+            "json",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     report = json.loads(proc.stdout)
     results: dict[str, Any] = report[0] if isinstance(report, list) else report

@@ -24,7 +24,9 @@ SECRET_LOOKING = [
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
     re.compile(r"(?<![0-9a-fA-F:])[0-9a-fA-F]{32}(?![0-9a-fA-F])"),  # bare 32-hex Azure OpenAI key
     # long base64 blobs: mixed case and digits in one token (paths, digests and GUIDs are excluded)
-    re.compile(r"(?<![A-Za-z0-9+/])(?=[A-Za-z0-9+]*[a-z])(?=[A-Za-z0-9+]*[A-Z])(?=[A-Za-z0-9+]*[0-9])[A-Za-z0-9+]{32,}={0,2}"),
+    re.compile(
+        r"(?<![A-Za-z0-9+/])(?=[A-Za-z0-9+]*[a-z])(?=[A-Za-z0-9+]*[A-Z])(?=[A-Za-z0-9+]*[0-9])[A-Za-z0-9+]{32,}={0,2}"
+    ),
 ]
 
 
@@ -84,7 +86,9 @@ def test_no_key_vault_secret_values_in_terraform() -> None:
                         assert "value" not in body, f"{path}: use value_wo (write-only) or the secrets script"
 
 
-@pytest.mark.parametrize("path", [p for p in TF_FILES if p.name == "variables.tf"], ids=lambda p: str(p.relative_to(INFRA)))
+@pytest.mark.parametrize(
+    "path", [p for p in TF_FILES if p.name == "variables.tf"], ids=lambda p: str(p.relative_to(INFRA))
+)
 def test_every_variable_typed_and_described(path: Path) -> None:
     variables = [v for block in load(path).get("variable", []) for v in block.items()]
     assert variables
@@ -93,7 +97,9 @@ def test_every_variable_typed_and_described(path: Path) -> None:
         assert strip(body.get("description", "")).strip(), f"{path}: variable {name} has no description"
 
 
-@pytest.mark.parametrize("path", [p for p in TF_FILES if p.name == "outputs.tf"], ids=lambda p: str(p.relative_to(INFRA)))
+@pytest.mark.parametrize(
+    "path", [p for p in TF_FILES if p.name == "outputs.tf"], ids=lambda p: str(p.relative_to(INFRA))
+)
 def test_every_output_described(path: Path) -> None:
     for block in load(path).get("output", []):
         for name, body in block.items():
@@ -118,13 +124,20 @@ def test_roots_are_identical_but_for_the_state_key() -> None:
 def test_root_contract(env: str) -> None:
     root = INFRA / "env" / env
     backend = load(root / "terraform.tf")["terraform"][0]["backend"][0]["azurerm"]
-    assert backend["use_oidc"] is True and backend["use_azuread_auth"] is True
+    assert backend["use_oidc"] is True
+    assert backend["use_azuread_auth"] is True
     assert strip(backend["container_name"]) == "tfstate"
     assert strip(backend["key"]) == f"aigateway/{env}.tfstate"
     assert "storage_account_name" not in backend, "supplied with -backend-config by the pipeline"
     outputs = {k for block in load(root / "outputs.tf")["output"] for k in block}
-    assert {"gateway_url", "resource_group_name", "key_vault_name", "registry_name", "registry_login_server",
-            "container_app_name"} <= outputs
+    assert {
+        "gateway_url",
+        "resource_group_name",
+        "key_vault_name",
+        "registry_name",
+        "registry_login_server",
+        "container_app_name",
+    } <= outputs
     variables = {k: v for block in load(root / "variables.tf")["variable"] for k, v in block.items()}
     assert variables["image_digest"]["default"] is None
 
@@ -136,7 +149,8 @@ def test_tfvars_per_environment(env: str) -> None:
     assert "smoke" in {strip(k) for k in tfvars["projects"]}, "the pipeline's smoke suite uses project smoke"
     assert "image_digest" not in tfvars, "the digest comes from the pipeline (-var), never from tfvars"
     if env == "prod":
-        assert tfvars["min_replicas"] >= 1 and tfvars["key_vault_purge_protection_enabled"] is True
+        assert tfvars["min_replicas"] >= 1
+        assert tfvars["key_vault_purge_protection_enabled"] is True
     else:
         assert tfvars["min_replicas"] == 0
 

@@ -40,23 +40,54 @@ def test_validates_against_real_schema(tf: TfRunner, infra_copy: Path, root: str
 
 # Each mutation breaks the code the way a typo would; validate against the real schema must fail and name it.
 MUTATIONS = {
-    "misspelt_argument": ("modules/aigateway_aca/main.containerapp.tf", "target_port ", "target_prot ",
-                          'An argument named "target_prot" is not expected here'),
-    "misspelt_block": ("modules/aigateway_aca/main.containerapp.tf", "traffic_weight {", "trafic_weight {",
-                       'Blocks of type "trafic_weight" are not expected here'),
-    "missing_required_block": ("modules/aigateway_aca/main.containerapp.tf",
-                               "    traffic_weight {\n      latest_revision = true\n      percentage      = 100\n    }\n",
-                               "", 'At least 1 "traffic_weight" blocks are required'),
-    "bad_attribute_reference": ("modules/aigateway_aca/outputs.tf", "azurerm_key_vault.this.vault_uri",
-                                "azurerm_key_vault.this.vault_url", 'This object has no argument, nested block, or exported attribute named "vault_url"'),
-    "removed_4x_argument": ("modules/aigateway_aca/main.keyvault.tf", "rbac_authorization_enabled    = true",
-                            "enable_rbac_authorization     = true", 'An argument named "enable_rbac_authorization" is not expected here'),
-    "unknown_resource_type": ("modules/aigateway_aca/main.registry.tf", 'resource "azurerm_container_registry" "this"',
-                              'resource "azurerm_container_registries" "this"', "The provider hashicorp/azurerm does not support resource type"),
-    "wrong_value_type": ("modules/aigateway_aca/main.containerapp.tf", 'revision_mode                = "Single"',
-                         "revision_mode                = [\"Single\"]", "Incorrect attribute value type"),
-    "root_misspelt_module_argument": ("env/prod/main.tf", "registry_name_suffix = var.registry_name_suffix",
-                                      "registry_name_sufix  = var.registry_name_suffix", 'An argument named "registry_name_sufix" is not expected here'),
+    "misspelt_argument": (
+        "modules/aigateway_aca/main.containerapp.tf",
+        "target_port ",
+        "target_prot ",
+        'An argument named "target_prot" is not expected here',
+    ),
+    "misspelt_block": (
+        "modules/aigateway_aca/main.containerapp.tf",
+        "traffic_weight {",
+        "trafic_weight {",
+        'Blocks of type "trafic_weight" are not expected here',
+    ),
+    "missing_required_block": (
+        "modules/aigateway_aca/main.containerapp.tf",
+        "    traffic_weight {\n      latest_revision = true\n      percentage      = 100\n    }\n",
+        "",
+        'At least 1 "traffic_weight" blocks are required',
+    ),
+    "bad_attribute_reference": (
+        "modules/aigateway_aca/outputs.tf",
+        "azurerm_key_vault.this.vault_uri",
+        "azurerm_key_vault.this.vault_url",
+        'This object has no argument, nested block, or exported attribute named "vault_url"',
+    ),
+    "removed_4x_argument": (
+        "modules/aigateway_aca/main.keyvault.tf",
+        "rbac_authorization_enabled    = true",
+        "enable_rbac_authorization     = true",
+        'An argument named "enable_rbac_authorization" is not expected here',
+    ),
+    "unknown_resource_type": (
+        "modules/aigateway_aca/main.registry.tf",
+        'resource "azurerm_container_registry" "this"',
+        'resource "azurerm_container_registries" "this"',
+        "The provider hashicorp/azurerm does not support resource type",
+    ),
+    "wrong_value_type": (
+        "modules/aigateway_aca/main.containerapp.tf",
+        'revision_mode                = "Single"',
+        'revision_mode                = ["Single"]',
+        "Incorrect attribute value type",
+    ),
+    "root_misspelt_module_argument": (
+        "env/prod/main.tf",
+        "registry_name_suffix = var.registry_name_suffix",
+        "registry_name_sufix  = var.registry_name_suffix",
+        'An argument named "registry_name_sufix" is not expected here',
+    ),
 }
 
 
@@ -89,7 +120,7 @@ def test_terraform_test_catches_a_wrong_default(tf: TfRunner, tmp_path: Path) ->
     """A behaviour change the schema cannot see (prod scaling to zero) must fail terraform test."""
     workdir = copy_infra(tmp_path) / "modules" / "aigateway_aca"
     locals_tf = workdir / "locals.tf"
-    locals_tf.write_text(locals_tf.read_text().replace('var.env == "prod" ? 1 : 0', '0', 1))
+    locals_tf.write_text(locals_tf.read_text().replace('var.env == "prod" ? 1 : 0', "0", 1))
     (workdir / "tests" / "unit.tftest.hcl").write_text(
         (MODULE / "tests" / "unit.tftest.hcl").read_text().split('run "first_apply_without_image"')[0]
     )

@@ -103,46 +103,46 @@ class SchemaOnlyServicer(rpc.ProviderServicer):  # type: ignore[misc]
             self._response = load_schema(self._schema_path)
         return self._response
 
-    def GetMetadata(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 (gRPC name)
+    def GetMetadata(self, request: Any, context: grpc.ServicerContext) -> Any:
         return pb.GetMetadata.Response(server_capabilities=pb.ServerCapabilities(plan_destroy=True))
 
-    def GetProviderSchema(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def GetProviderSchema(self, request: Any, context: grpc.ServicerContext) -> Any:
         return self.schema()
 
-    def ValidateProviderConfig(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def ValidateProviderConfig(self, request: Any, context: grpc.ServicerContext) -> Any:
         return pb.ValidateProviderConfig.Response()
 
-    def ValidateResourceConfig(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def ValidateResourceConfig(self, request: Any, context: grpc.ServicerContext) -> Any:
         return pb.ValidateResourceConfig.Response()
 
-    def ValidateDataResourceConfig(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def ValidateDataResourceConfig(self, request: Any, context: grpc.ServicerContext) -> Any:
         return pb.ValidateDataResourceConfig.Response()
 
-    def ConfigureProvider(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def ConfigureProvider(self, request: Any, context: grpc.ServicerContext) -> Any:
         return pb.ConfigureProvider.Response()
 
-    def GetFunctions(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def GetFunctions(self, request: Any, context: grpc.ServicerContext) -> Any:
         return pb.GetFunctions.Response()
 
-    def UpgradeResourceState(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def UpgradeResourceState(self, request: Any, context: grpc.ServicerContext) -> Any:
         return pb.UpgradeResourceState.Response(diagnostics=_offline_error())
 
-    def ReadResource(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def ReadResource(self, request: Any, context: grpc.ServicerContext) -> Any:
         return pb.ReadResource.Response(diagnostics=_offline_error())
 
-    def PlanResourceChange(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def PlanResourceChange(self, request: Any, context: grpc.ServicerContext) -> Any:
         return pb.PlanResourceChange.Response(diagnostics=_offline_error())
 
-    def ApplyResourceChange(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def ApplyResourceChange(self, request: Any, context: grpc.ServicerContext) -> Any:
         return pb.ApplyResourceChange.Response(diagnostics=_offline_error())
 
-    def ImportResourceState(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def ImportResourceState(self, request: Any, context: grpc.ServicerContext) -> Any:
         return pb.ImportResourceState.Response(diagnostics=_offline_error())
 
-    def ReadDataSource(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def ReadDataSource(self, request: Any, context: grpc.ServicerContext) -> Any:
         return pb.ReadDataSource.Response(diagnostics=_offline_error())
 
-    def StopProvider(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def StopProvider(self, request: Any, context: grpc.ServicerContext) -> Any:
         return pb.StopProvider.Response()
 
 
@@ -159,7 +159,7 @@ def serve(schema_path: Path, argv: list[str]) -> None:
     # run_provider builds its servicer as tf.provider.ProviderServicer(provider); hand it ours instead
     # of tf's class-per-resource one (we have 1,500 schemas, not Python classes).
     tf.provider.ProviderServicer = lambda _provider: servicer
-    runner.run_provider(_Identity(), argv)  # type: ignore[arg-type]
+    runner.run_provider(_Identity(), argv)
 
 
 def main() -> None:

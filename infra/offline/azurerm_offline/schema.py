@@ -261,9 +261,7 @@ def build_schema(wheel: Path) -> JsonObj:
                 raise SchemaBuildError(f"{cls.name}: no tfResourceType")
             target = resources if cls.base == "TerraformResource" else data_sources
             target[type_name.group(1)] = {"version": 0, "block": module.block(cls.name)}
-    provider_fqn = next(
-        fqn for fqn, t in jsii["types"].items() if t.get("base") == "cdktn.TerraformProvider"
-    )
+    provider_fqn = next(fqn for fqn, t in jsii["types"].items() if t.get("base") == "cdktn.TerraformProvider")
     provider_block = _jsii_block(jsii["types"], provider_fqn + "Config")
     # Every TerraformMetaArguments property is a meta-argument (alias), not provider configuration.
     provider_block["attributes"].pop("alias", None)
