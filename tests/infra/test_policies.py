@@ -159,3 +159,12 @@ def test_operations_doc_has_the_module_queries() -> None:
     doc = (REPO / "docs" / "operations.md").read_text()
     for kql in sorted((MODULE / "queries").glob("*.kql")):
         assert kql.read_text().strip() in doc, f"docs/operations.md must carry {kql.name} verbatim"
+
+
+def test_module_readme_documents_every_input_and_output() -> None:
+    readme = (MODULE / "README.md").read_text()
+    for kind in ("variable", "output"):
+        path = MODULE / ("variables.tf" if kind == "variable" else "outputs.tf")
+        for block in load(path)[kind]:
+            for name in block:
+                assert f"| `{name}` |" in readme, f"module README misses {kind} {name}"
