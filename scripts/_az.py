@@ -88,7 +88,7 @@ def storage_account_name(env: str, kind: str, suffix: str) -> str:
 
 
 def registry_name(env: str, suffix: str) -> str:
-    return compact_name(env, "acr", suffix, 50)
+    return compact_name(env, "cr", suffix, 50)  # same form as Terraform: pvc{env}aigatewaycrsan{suffix}
 
 
 def state_resource_group_name() -> str:
