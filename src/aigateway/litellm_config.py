@@ -106,8 +106,8 @@ def render_config(settings: Settings, endpoint: str) -> dict[str, Any]:
         "trusted_proxy_ranges": [],
     }
     if settings.gateway_redis_url:
-        router_settings["redis_url"] = "os.environ/GATEWAY_REDIS_URL"
-        litellm_settings["cache"] = False
+        # LiteLLM keeps its rpm / parallel-request counters in this Redis, so limits hold across replicas.
+        general_settings["coordination_redis"] = {"url": "os.environ/GATEWAY_REDIS_URL"}
     return {
         "model_list": models,
         "litellm_settings": litellm_settings,

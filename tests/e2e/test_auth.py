@@ -31,8 +31,13 @@ def call(gateway: GatewayProcess, method: str, path: str, body: object, headers:
 @pytest.mark.parametrize(("method", "path", "body"), API_CALLS)
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"authorization": "Bearer sk-wrong-key-0000000"}, {"x-gateway-key": "nope"}, {"api-key": TEAM_A_KEY + "x"},
-     {"authorization": TEAM_A_KEY}],
+    [
+        {},
+        {"authorization": "Bearer sk-wrong-key-0000000"},
+        {"x-gateway-key": "nope"},
+        {"api-key": TEAM_A_KEY + "x"},
+        {"authorization": TEAM_A_KEY},
+    ],
     ids=["missing", "wrong-bearer", "wrong-x-gateway-key", "wrong-api-key", "bearer-without-scheme"],
 )
 def test_missing_or_wrong_key_is_401_json(
@@ -47,8 +52,12 @@ def test_missing_or_wrong_key_is_401_json(
 
 @pytest.mark.parametrize(
     "headers",
-    [{"authorization": f"Bearer {TEAM_A_KEY}"}, {"x-gateway-key": TEAM_A_KEY}, {"api-key": TEAM_A_KEY},
-     {"authorization": f"bearer {TEAM_A_KEY}"}],
+    [
+        {"authorization": f"Bearer {TEAM_A_KEY}"},
+        {"x-gateway-key": TEAM_A_KEY},
+        {"api-key": TEAM_A_KEY},
+        {"authorization": f"bearer {TEAM_A_KEY}"},
+    ],
     ids=["bearer", "x-gateway-key", "api-key", "lower-case-bearer"],
 )
 @pytest.mark.parametrize(("method", "path", "body"), [c for c in API_CALLS if c[1] != "/v1/responses/resp_123"])
@@ -79,8 +88,22 @@ def test_probes_need_no_key_and_never_call_azure(gateway: GatewayProcess, emulat
 
 @pytest.mark.parametrize(
     "path",
-    ["/", "/docs", "/redoc", "/openapi.json", "/ui/", "/health", "/key/generate", "/model/new", "/metrics",
-     "/user/info", "/v1/files", "/spend/logs", "/sso/key/generate", "/v1/model/info/../../key/list"],
+    [
+        "/",
+        "/docs",
+        "/redoc",
+        "/openapi.json",
+        "/ui/",
+        "/health",
+        "/key/generate",
+        "/model/new",
+        "/metrics",
+        "/user/info",
+        "/v1/files",
+        "/spend/logs",
+        "/sso/key/generate",
+        "/v1/model/info/../../key/list",
+    ],
 )
 @pytest.mark.parametrize("with_key", [False, True])
 def test_every_other_route_is_closed(gateway: GatewayProcess, emulator: Emulator, path: str, with_key: bool) -> None:

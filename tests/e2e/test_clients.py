@@ -55,7 +55,10 @@ def test_roo_openai_compatible_chat_body(gateway: GatewayProcess, emulator: Emul
         "model": "gpt-5.3-codex",
         "temperature": 0,
         "messages": [
-            {"role": "system", "content": [{"type": "text", "text": "You are Roo", "cache_control": {"type": "ephemeral"}}]},
+            {
+                "role": "system",
+                "content": [{"type": "text", "text": "You are Roo", "cache_control": {"type": "ephemeral"}}],
+            },
             {"role": "user", "content": [{"type": "text", "text": "List files [[call:list_files]]"}]},
         ],
         "stream": True,
@@ -140,7 +143,12 @@ def test_roo_native_stateless_second_turn_replays_reasoning(gateway: GatewayProc
     call = next(item for item in first["output"] if item["type"] == "function_call")
     second_input = [
         {"role": "user", "content": [{"type": "input_text", "text": "Read main.py"}]},
-        {"type": "reasoning", "id": reasoning["id"], "summary": [], "encrypted_content": reasoning["encrypted_content"]},
+        {
+            "type": "reasoning",
+            "id": reasoning["id"],
+            "summary": [],
+            "encrypted_content": reasoning["encrypted_content"],
+        },
         {"type": "function_call", "call_id": call["call_id"], "name": call["name"], "arguments": call["arguments"]},
         {"type": "function_call_output", "call_id": call["call_id"], "output": "print('hi')"},
     ]
@@ -187,12 +195,30 @@ def test_codex_cli_request_with_custom_apply_patch_tool(gateway: GatewayProcess,
     body = {
         "model": "gpt-5.3-codex",
         "instructions": "You are Codex.",
-        "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Fix it [[call:apply_patch]]"}]}],
+        "input": [
+            {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "Fix it [[call:apply_patch]]"}],
+            }
+        ],
         "tools": [
-            {"type": "function", "name": "shell", "description": "Run", "strict": False,
-             "parameters": {"type": "object", "properties": {"command": {"type": "array", "items": {"type": "string"}}}}},
-            {"type": "custom", "name": "apply_patch", "description": "Apply a patch",
-             "format": {"type": "grammar", "syntax": "lark", "definition": "start: /.+/"}},
+            {
+                "type": "function",
+                "name": "shell",
+                "description": "Run",
+                "strict": False,
+                "parameters": {
+                    "type": "object",
+                    "properties": {"command": {"type": "array", "items": {"type": "string"}}},
+                },
+            },
+            {
+                "type": "custom",
+                "name": "apply_patch",
+                "description": "Apply a patch",
+                "format": {"type": "grammar", "syntax": "lark", "definition": "start: /.+/"},
+            },
         ],
         "tool_choice": "auto",
         "parallel_tool_calls": False,
@@ -203,7 +229,11 @@ def test_codex_cli_request_with_custom_apply_patch_tool(gateway: GatewayProcess,
         "prompt_cache_key": "session-1",
         "text": {"verbosity": "low"},
     }
-    headers = {"authorization": f"Bearer {TEAM_A_KEY}", "originator": "codex_cli_rs", "user-agent": "codex_cli_rs/0.169.0"}
+    headers = {
+        "authorization": f"Bearer {TEAM_A_KEY}",
+        "originator": "codex_cli_rs",
+        "user-agent": "codex_cli_rs/0.169.0",
+    }
     response = httpx.post(gateway.url + "/v1/responses", headers=headers, json=body, timeout=60)
     assert response.status_code == 200, response.text
     events = sse_data(response.text)

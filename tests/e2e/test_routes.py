@@ -142,7 +142,9 @@ def test_chat_completions_never_returns_azures_operation_error(client: OpenAI) -
 @pytest.mark.parametrize("encoding", ["float", "base64"])
 def test_embeddings_route_and_encodings(client: OpenAI, emulator: Emulator, encoding: str) -> None:
     raw = client.embeddings.with_raw_response.create(
-        model=EMBED, input=["alpha", "beta"], encoding_format=encoding  # type: ignore[arg-type]
+        model=EMBED,
+        input=["alpha", "beta"],
+        encoding_format=encoding,  # type: ignore[arg-type]
     )
     data = raw.http_response.json()["data"]
     if encoding == "base64":

@@ -57,8 +57,12 @@ def test_smoke_fails_clearly_with_a_wrong_key(embedded: GatewayProcess) -> None:
 def test_smoke_fails_clearly_with_a_broken_upstream(gateway_factory: GatewayFactory) -> None:
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     broken = gateway_factory(
-        {"AZURE_OPENAI_ENDPOINT": dead, "AZURE_OPENAI_API_KEY": "k" * 32, "GATEWAY_KEYS": f"team-a={TEAM_A_KEY}",
-         "GATEWAY_RETRY_ATTEMPTS": "1"},
+        {
+            "AZURE_OPENAI_ENDPOINT": dead,
+            "AZURE_OPENAI_API_KEY": "k" * 32,
+            "GATEWAY_KEYS": f"team-a={TEAM_A_KEY}",
+            "GATEWAY_RETRY_ATTEMPTS": "1",
+        },
         name="broken",
     )
     result = smoke(broken.url, TEAM_A_KEY)
@@ -120,13 +124,23 @@ def test_no_prompt_completion_input_or_key_in_output(gateway: GatewayProcess, em
     with client.responses.stream(model="gpt-5.3-codex", input=f"{canary} [[say:{reply}]]") as stream:
         text = "".join(e.delta for e in stream if e.type == "response.output_text.delta")
     assert reply in text  # the canary completion really went through the gateway
-    client.chat.completions.create(model="gpt-5.3-codex", messages=[{"role": "user", "content": f"{canary} [[say:{reply}]]"}])
+    client.chat.completions.create(
+        model="gpt-5.3-codex", messages=[{"role": "user", "content": f"{canary} [[say:{reply}]]"}]
+    )
     client.embeddings.create(model="text-embedding-3-small", input=[canary])
     emulator.set_faults(script=[{"status": 400}])
-    httpx.post(gateway.url + "/v1/responses", headers={"authorization": f"Bearer {TEAM_A_KEY}"},
-               json={"model": "gpt-5.3-codex", "input": canary}, timeout=30)
-    httpx.post(gateway.url + "/v1/embeddings", headers={"authorization": f"Bearer {canary}"},
-               json={"model": "text-embedding-3-small", "input": canary}, timeout=30)
+    httpx.post(
+        gateway.url + "/v1/responses",
+        headers={"authorization": f"Bearer {TEAM_A_KEY}"},
+        json={"model": "gpt-5.3-codex", "input": canary},
+        timeout=30,
+    )
+    httpx.post(
+        gateway.url + "/v1/embeddings",
+        headers={"authorization": f"Bearer {canary}"},
+        json={"model": "text-embedding-3-small", "input": canary},
+        timeout=30,
+    )
     output = gateway.output()
     assert canary not in output and reply not in output
     assert TEAM_A_KEY not in output and emulator.api_key not in output

@@ -98,7 +98,8 @@ async def drop_connection(scope: Scope, *, reset: bool) -> None:
     if reset:
         sock = transport.get_extra_info("socket")
         if sock is not None:
-            with contextlib.suppress(OSError):
+            # uvloop's pseudo-socket raises ValueError once the fd is gone; abort() below still breaks it.
+            with contextlib.suppress(OSError, ValueError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     transport.abort()
     # connection_lost runs on the next loop turns; after it uvicorn ignores our return.

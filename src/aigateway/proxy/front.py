@@ -16,6 +16,7 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -333,6 +334,8 @@ class _Downstream:
             return
         if chunk:
             _scan_usage(chunk, record)
+            if record.stream and record.error_class is None:
+                _scan_stream_failure(chunk, record)
             if (record.status or 0) >= 400 and len(self._error_capture) < _ERROR_CAPTURE_BYTES:
                 self._error_capture.extend(chunk[: _ERROR_CAPTURE_BYTES - len(self._error_capture)])
             self._at_boundary = chunk.endswith(b"\n\n") or chunk.endswith(b"\r\n\r\n")
@@ -377,32 +380,46 @@ def _headers(scope: Scope) -> dict[str, str]:
 
 def _clean_headers(raw: list[tuple[bytes, bytes]], status: int, request_id: str) -> list[tuple[bytes, bytes]]:
     headers: list[tuple[bytes, bytes]] = []
-    retry_after: bytes | None = None
-    upstream_retry_after: bytes | None = None
+    found: dict[bytes, bytes] = {}
     is_sse = False
     for name, value in raw:
         lower = name.lower()
-        if lower == b"llm_provider-retry-after":
-            upstream_retry_after = value
-        if lower in _HIDDEN_HEADERS or lower.startswith(_HIDDEN_HEADER_PREFIXES):
+        if lower in _RETRY_HINTS:
+            found[lower] = value
             continue
-        if lower == b"retry-after":
-            retry_after = value
+        if lower in _HIDDEN_HEADERS or lower.startswith(_HIDDEN_HEADER_PREFIXES):
             continue
         if lower == b"content-type" and value.startswith(b"text/event-stream"):
             is_sse = True
         headers.append((name, value))
     headers.append((b"x-request-id", request_id.encode()))
-    if status == 429 or status == 503:
-        # SDKs honour a plain Retry-After in whole seconds; LiteLLM passes Azure's only as llm_provider-*.
-        chosen = retry_after or upstream_retry_after or b"1"
-        headers.append((b"retry-after", _whole_seconds(chosen)))
-    elif retry_after is not None:
-        headers.append((b"retry-after", retry_after))
+    if status in (429, 503):
+        # SDKs honour a plain Retry-After in whole seconds: always send one, as accurate as we know it.
+        headers.append((b"retry-after", _retry_after(found)))
+    elif b"retry-after" in found:
+        headers.append((b"retry-after", found[b"retry-after"]))
     if is_sse:
         headers = [h for h in headers if h[0].lower() not in (b"x-accel-buffering", b"cache-control")]
         headers += [(b"x-accel-buffering", b"no"), (b"cache-control", b"no-cache")]
     return headers
+
+
+_RETRY_HINTS = frozenset({b"retry-after", b"llm_provider-retry-after", b"reset_at", b"rate_limit_type"})
+
+
+def _retry_after(found: dict[bytes, bytes]) -> bytes:
+    """Seconds until a retry can succeed: LiteLLM's limiter says when its window resets (and answers 60
+    for everything, even a full concurrency slot); Azure's own value arrives as llm_provider-retry-after."""
+    if found.get(b"rate_limit_type") == b"max_parallel_requests":
+        return b"1"
+    reset_at = found.get(b"reset_at")
+    if reset_at:
+        try:
+            moment = datetime.strptime(reset_at.decode(), "%Y-%m-%d %H:%M:%S UTC").replace(tzinfo=UTC)
+            return str(max(1, math.ceil(moment.timestamp() - time.time()))).encode()
+        except ValueError:
+            pass
+    return _whole_seconds(found.get(b"llm_provider-retry-after") or found.get(b"retry-after") or b"1")
 
 
 def _whole_seconds(value: bytes) -> bytes:
@@ -432,6 +449,18 @@ def _scan_usage(chunk: bytes, record: RequestRecord) -> None:
             setattr(record, f"{field}_tokens", int(found.group(1)))
 
 
+_STREAM_FAILURES = ((b'"type":"response.failed"', "response.failed"), (b'"type":"error"', "stream_error"))
+
+
+def _scan_stream_failure(chunk: bytes, record: RequestRecord) -> None:
+    """Azure's in-band failures pass through to the client untouched; the log line still records them."""
+    for marker, name in _STREAM_FAILURES:
+        if marker in chunk:
+            record.error_class = name
+            record.error_source = "azure"
+            return
+
+
 def _error_class(body: bytes) -> str | None:
     try:
         error = orjson.loads(body).get("error")
@@ -439,7 +468,9 @@ def _error_class(body: bytes) -> str | None:
         return "unparsed_error"
     if not isinstance(error, dict):
         return "unparsed_error"
-    value = error.get("code") or error.get("type")
+    code, type_ = error.get("code"), error.get("type")
+    # LiteLLM puts the bare status in `code` ("429"); its `type` ("throttling_error") says more.
+    value = type_ if (code is None or str(code).isdigit()) and type_ else code
     return str(value)[:64] if value else None
 
 

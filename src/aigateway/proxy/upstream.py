@@ -76,19 +76,20 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         record = current_record.get()
         policy = self._policy
-        deadline = time.monotonic() + policy.max_seconds
+        deadline: float | None = None  # the retry budget starts at the first failure
         attempt = 0
         while True:
             attempt += 1
             if record is not None:
                 record.attempts = attempt
             try:
-                response = await self._inner.handle_async_request(request)
-            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError):
+                response = await self._attempt(request, deadline)
+            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError, TimeoutError):
                 if record is not None:
                     record.upstream_status = None
+                deadline = deadline or time.monotonic() + policy.max_seconds
                 delay = policy.backoff(attempt)
-                if attempt >= policy.attempts or time.monotonic() + delay > deadline:
+                if attempt >= policy.attempts or time.monotonic() + delay >= deadline:
                     raise
                 await asyncio.sleep(delay)
                 continue
@@ -96,11 +97,24 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
                 record.upstream_status = response.status_code
             if response.status_code not in RETRYABLE_STATUS or attempt >= policy.attempts:
                 return response
+            deadline = deadline or time.monotonic() + policy.max_seconds
             wait = policy.delay_after(response, attempt)
-            if wait is None or time.monotonic() + wait > deadline:
+            if wait is None or time.monotonic() + wait >= deadline:
                 return response
             await response.aclose()
             await asyncio.sleep(wait)
+
+    async def _attempt(self, request: httpx.Request, deadline: float | None) -> httpx.Response:
+        """One attempt; a retry may wait for Azure's headers only as long as the retry budget has left.
+
+        The first attempt has the full upstream timeout (a non-streaming reasoning call can take minutes);
+        once a body is streaming, no budget applies, only the per-read timeout.
+        """
+        if deadline is None:
+            return await self._inner.handle_async_request(request)
+        return await asyncio.wait_for(
+            self._inner.handle_async_request(request), max(0.001, deadline - time.monotonic())
+        )
 
     async def aclose(self) -> None:
         await self._inner.aclose()
