@@ -1,0 +1,106 @@
+"""The real Codex CLI (npm @openai/codex, installed by dev.py) against the local stack.
+
+Codex >= 0.118 first tries a WebSocket on /v1/responses when the provider says it supports one; stock
+LiteLLM answers 101 and leaves it waiting. The gateway refuses the upgrade at once (426), so Codex falls
+back to HTTP streaming. These tests run `codex exec` for real and time the fallback side by side.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from aigateway.launcher import GatewayProcess
+from tests.helpers import TEAM_A_KEY, Emulator
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def codex_binary() -> str:
+    local = ROOT / ".cache" / "npm" / "bin" / "codex"
+    found = str(local) if local.exists() else shutil.which("codex")
+    if found is None:
+        pytest.fail("Codex CLI missing: python3 dev.py test installs it (npm @openai/codex)")
+    return found
+
+
+def run_codex(gateway: GatewayProcess, home: Path, workdir: Path, prompt: str, websockets: bool) -> tuple[float, str, str]:
+    (home / "config.toml").write_text(
+        f"""model = "gpt-5.3-codex"
+model_provider = "gw"
+[model_providers.gw]
+name = "gateway"
+base_url = "{gateway.url}/v1"
+env_key = "GW_API_KEY"
+wire_api = "responses"
+supports_websockets = {"true" if websockets else "false"}
+"""
+    )
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "CODEX_HOME": str(home), "GW_API_KEY": TEAM_A_KEY}
+    started = time.perf_counter()
+    result = subprocess.run(
+        [codex_binary(), "exec", "--json", "--skip-git-repo-check", "-s", "read-only", "-m", "gpt-5.3-codex", prompt],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    elapsed = time.perf_counter() - started
+    assert result.returncode == 0, result.stdout + result.stderr
+    return elapsed, result.stdout, result.stderr
+
+
+def test_websocket_upgrade_is_refused_at_once(gateway: GatewayProcess) -> None:
+    headers = {
+        "connection": "Upgrade",
+        "upgrade": "websocket",
+        "sec-websocket-version": "13",
+        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "authorization": f"Bearer {TEAM_A_KEY}",
+    }
+    started = time.perf_counter()
+    response = httpx.get(gateway.url + "/v1/responses", headers=headers, timeout=5)
+    assert time.perf_counter() - started < 0.5
+    assert response.status_code == 426
+    assert "SSE" in response.json()["error"]["message"]
+
+
+def test_codex_exec_completes_with_a_tool_round_trip(
+    gateway: GatewayProcess, emulator: Emulator, tmp_path: Path
+) -> None:
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    _, stdout, _ = run_codex(gateway, home, work, "List the files [[call:exec_command]]", websockets=False)
+    assert '"type":"turn.completed"' in stdout
+    assert "Hello from the Azure OpenAI emulator." in stdout
+    bodies = [r["body"] for r in emulator.requests() if r["path"] == "/openai/v1/responses"]
+    assert len(bodies) == 2, "a tool call, then the turn with its output"
+    assert any(item.get("type") == "function_call_output" for item in bodies[1]["input"])
+    assert bodies[0]["stream"] is True and "tools" in bodies[0]
+
+
+def test_websocket_fallback_costs_under_a_second(gateway: GatewayProcess, tmp_path: Path) -> None:
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    plain, with_ws, stderr_ws = [], [], ""
+    for _ in range(3):  # alternate, so machine noise hits both sides alike
+        plain.append(run_codex(gateway, home, work, "Say hello", websockets=False)[0])
+        elapsed, stdout, stderr_ws = run_codex(gateway, home, work, "Say hello", websockets=True)
+        assert '"type":"turn.completed"' in stdout
+        with_ws.append(elapsed)
+    assert "Responses WebSocket" in stderr_ws, "Codex really tried the WebSocket first"
+    cost = statistics.median(with_ws) - statistics.median(plain)
+    print(f"codex exec median: http {statistics.median(plain):.3f}s, websocket-first {statistics.median(with_ws):.3f}s")
+    assert cost < 1.0, f"WebSocket fallback cost {cost:.2f}s"
