@@ -56,9 +56,8 @@ def gateway(emulator: Emulator, gateway_factory: GatewayFactory) -> GatewayProce
 
 
 @pytest.fixture(autouse=True)
-def _clean_emulator(request: pytest.FixtureRequest) -> Iterator[None]:
+def _clean_emulator(request: pytest.FixtureRequest) -> None:
     """Every test that uses the emulator starts with no faults, no limits and an empty request log."""
     if "emulator" in request.fixturenames:
         emulator: Emulator = request.getfixturevalue("emulator")
         emulator.reset()
-    yield

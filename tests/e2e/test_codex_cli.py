@@ -33,7 +33,9 @@ def codex_binary() -> str:
     return found
 
 
-def run_codex(gateway: GatewayProcess, home: Path, workdir: Path, prompt: str, websockets: bool) -> tuple[float, str, str]:
+def run_codex(
+    gateway: GatewayProcess, home: Path, workdir: Path, prompt: str, websockets: bool
+) -> tuple[float, str, str]:
     (home / "config.toml").write_text(
         f"""model = "gpt-5.3-codex"
 model_provider = "gw"

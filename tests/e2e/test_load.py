@@ -18,7 +18,6 @@ import pytest
 from openai import OpenAI
 
 from aigateway.emulator.embeddings import vector
-from aigateway.launcher import GatewayProcess
 from tests.conftest import GatewayFactory, azure_env
 from tests.helpers import TEAM_A_KEY, Emulator
 
