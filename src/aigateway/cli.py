@@ -7,6 +7,7 @@ keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from aigateway.client_config import CLIENTS, render
@@ -27,7 +28,11 @@ def _parser() -> argparse.ArgumentParser:
 
     smoke = sub.add_parser("smoke", help="run the smoke suite against a gateway")
     smoke.add_argument("--base-url", required=True, help="gateway base URL, with or without /v1")
-    smoke.add_argument("--key", required=True, help="a project key")
+    smoke.add_argument(
+        "--key",
+        default=os.environ.get("GATEWAY_SMOKE_KEY"),
+        help="a project key (default: $GATEWAY_SMOKE_KEY, which keeps it out of the process list)",
+    )
     smoke.add_argument("--codex-model", default="gpt-5.3-codex")
     smoke.add_argument("--embeddings-model", default="text-embedding-3-small")
     smoke.add_argument("--embeddings-dimensions", type=int, default=1536)
@@ -63,6 +68,8 @@ def _emulator(args: argparse.Namespace) -> int:
 def _smoke(args: argparse.Namespace) -> int:
     from aigateway.smoke import SmokeOptions, run_smoke
 
+    if not args.key:
+        raise GatewayError("smoke needs a project key: --key KEY or GATEWAY_SMOKE_KEY")
     results, table = run_smoke(
         SmokeOptions(
             base_url=args.base_url,
