@@ -81,7 +81,7 @@ def build_app(settings: Settings) -> Any:
 
 def _quiet_loggers() -> None:
     # LiteLLM's loggers are the only ones that could carry request content; WARNING keeps them to errors
-    # without payloads (see tests/e2e/test_no_leaks.py), and uvicorn's access log is replaced by ours.
+    # without payloads (canary tests in tests/e2e/test_reliability.py), and uvicorn's access log is replaced by ours.
     for name in ("LiteLLM", "LiteLLM Proxy", "LiteLLM Router", "uvicorn.access"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
