@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from aigateway.settings import Settings, is_v1_api_version
+from aigateway.settings import Settings
 
 AZURE_KEY_ENV = "AZURE_OPENAI_API_KEY"
 CUSTOM_AUTH = "aigateway.proxy.auth.user_api_key_auth"
@@ -120,7 +120,3 @@ def write_config(settings: Settings, endpoint: str, directory: Path) -> Path:
     path = directory / "litellm_config.yaml"
     path.write_text(yaml.safe_dump(render_config(settings, endpoint), sort_keys=False))
     return path
-
-
-def uses_v1_responses_path(settings: Settings) -> bool:
-    return is_v1_api_version(settings.azure_openai_responses_api_version)

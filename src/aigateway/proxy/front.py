@@ -44,7 +44,7 @@ _TOKEN_PATTERNS = {
 _ERROR_CAPTURE_BYTES = 16_384
 
 
-def error_body(status: int, message: str, type_: str, code: str | None, param: str | None = None) -> bytes:
+def error_body(message: str, type_: str, code: str | None, param: str | None = None) -> bytes:
     return orjson.dumps({"error": {"message": message, "type": type_, "code": code, "param": param}})
 
 
@@ -68,7 +68,7 @@ class GatewayFront:
             route = routes.match(scope["method"], scope["path"])
             if route.kind == "health":
                 if not route.method_allowed:
-                    await _respond(send, 405, error_body(405, "Method not allowed", "invalid_request_error", None))
+                    await _respond(send, 405, error_body("Method not allowed", "invalid_request_error", None))
                     return
                 await self.app(scope, receive, send)  # probes: no key, never Azure, not logged
                 return
@@ -101,7 +101,7 @@ class GatewayFront:
         record.status = status
         record.error_class = code or type_
         record.error_source = "gateway"
-        body = error_body(status, message, type_, code, param)
+        body = error_body(message, type_, code, param)
         await _respond(send, status, body, [(b"x-request-id", record.request_id.encode()), *(headers or [])])
 
     async def _handle(
@@ -525,7 +525,7 @@ async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[byt
 async def _refuse_websocket(scope: Scope, receive: Receive, send: Send) -> None:
     """Codex CLI tries a WebSocket on /v1/responses first; an immediate HTTP answer makes it use SSE."""
     await receive()  # websocket.connect
-    body = error_body(426, "WebSocket is not supported; use HTTP streaming (SSE).", "invalid_request_error", None)
+    body = error_body("WebSocket is not supported; use HTTP streaming (SSE).", "invalid_request_error", None)
     if "websocket.http.response" in scope.get("extensions", {}):
         await send(
             {
