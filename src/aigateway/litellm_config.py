@@ -105,9 +105,6 @@ def render_config(settings: Settings, endpoint: str) -> dict[str, Any]:
         # The admin UI is closed by the front; an empty list says no proxy sits between clients and us.
         "trusted_proxy_ranges": [],
     }
-    if settings.gateway_redis_url:
-        # LiteLLM keeps its rpm / parallel-request counters in this Redis, so limits hold across replicas.
-        general_settings["coordination_redis"] = {"url": "os.environ/GATEWAY_REDIS_URL"}
     return {
         "model_list": models,
         "litellm_settings": litellm_settings,

@@ -61,22 +61,37 @@ def prepare_environment(settings: Settings, endpoint: str, azure_key: str | None
     return config_path
 
 
-def build_app(settings: Settings) -> Any:
+def build_app(settings: Settings, endpoint: str, azure_key: str | None) -> Any:
     """The ASGI app: the front around LiteLLM's proxy app (environment must be prepared first)."""
     from aigateway.proxy import runtime, upstream
     from aigateway.proxy.front import GatewayFront
+    from aigateway.proxy.limits import build_limiter
 
     rt = runtime.configure(settings)
-    upstream.install(
-        upstream.RetryPolicy(
-            attempts=settings.gateway_retry_attempts,
-            max_seconds=settings.gateway_retry_max_seconds,
-            retry_after_cap_seconds=settings.gateway_retry_after_cap_seconds,
-        )
+    policy = upstream.RetryPolicy(
+        attempts=settings.gateway_retry_attempts,
+        max_seconds=settings.gateway_retry_max_seconds,
+        retry_after_cap_seconds=settings.gateway_retry_after_cap_seconds,
     )
+    upstream.install(policy)
     from litellm.proxy.proxy_server import app as litellm_app
 
-    return GatewayFront(litellm_app, rt)
+    limiter = build_limiter(settings.gateway_redis_url, frozenset(settings.embeddings_aliases()))
+    return GatewayFront(litellm_app, rt, limiter, _passthrough(settings, endpoint, azure_key, policy))
+
+
+def _passthrough(settings: Settings, endpoint: str, azure_key: str | None, policy: Any) -> Any:
+    from aigateway.proxy import azure_auth, passthrough
+
+    auth: azure_auth.AzureAuth
+    if settings.azure_openai_auth == "entra" and not settings.uses_emulator:
+        auth = azure_auth.EntraAuth(azure_auth.entra_credential(os.environ.get("AZURE_CLIENT_ID")))
+    else:
+        auth = azure_auth.ApiKeyAuth(azure_key or "")
+    client = passthrough.build_client(
+        policy, settings.gateway_upstream_timeout_seconds, settings.gateway_max_concurrency
+    )
+    return passthrough.Passthrough(passthrough.AzureTargets.from_settings(settings, endpoint), auth, client)
 
 
 def _quiet_loggers() -> None:
@@ -97,7 +112,7 @@ def serve(settings: Settings) -> None:
         endpoint = settings.azure_openai_endpoint
         azure_key = settings.azure_openai_api_key.get_secret_value() or None
     prepare_environment(settings, endpoint, azure_key)
-    app = build_app(settings)
+    app = build_app(settings, endpoint, azure_key)
     _quiet_loggers()
 
     host, port = settings.gateway_host, settings.gateway_port

@@ -176,6 +176,9 @@ class Settings(BaseSettings):
     def embeddings_deployment(self) -> str:
         return self.gateway_embeddings_deployment or self.gateway_embeddings_model
 
+    def embeddings_aliases(self) -> list[str]:
+        return [self.gateway_embeddings_model, *(m.alias for m in self.gateway_extra_models if m.kind == "embeddings")]
+
     def model_aliases(self) -> list[str]:
         return [
             self.gateway_codex_model,

@@ -165,7 +165,7 @@ def test_stream_broken_mid_way_is_not_retried(gw: GatewayProcess, emulator: Emul
     assert types[-1] == "response.failed", "the break is reported in-band, as streaming clients expect"
     assert "response.completed" not in types
     assert len(upstream(emulator)) == 1, "bytes reached the client: a retry would duplicate them"
-    assert line_for(gw, response)["error_class"] == "response.failed"
+    assert line_for(gw, response)["error_class"] == "upstream_stream_broken"
 
 
 # --- stream safety ---------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Limits across replicas: LiteLLM's counters live per process unless GATEWAY_REDIS_URL shares them.
+"""Limits across replicas: the gateway's windows live per process unless GATEWAY_REDIS_URL shares them.
 
 Two real gateway processes, one real redis-server (Debian package, started here on a free loopback port).
 """
@@ -99,3 +99,24 @@ def test_with_redis_the_limit_holds_across_replicas(emulator: Emulator, redis_ur
     assert statuses.count(429) == RPM
     assert statuses[:RPM] == [200] * RPM, "the first RPM requests, on either replica, pass"
     assert len([r for r in emulator.requests() if r["path"].startswith("/openai/")]) == RPM
+
+
+def test_redis_down_the_replica_counts_alone_and_keeps_serving(emulator: Emulator, tmp_path: Path) -> None:
+    dead = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    replica = GatewayProcess(
+        env=azure_env(
+            emulator,
+            GATEWAY_KEYS=f"shared={KEY}",
+            GATEWAY_PROJECT_LIMITS=json.dumps({"shared": {"rpm": RPM}}),
+            GATEWAY_REDIS_URL=dead,
+        ),
+        output_path=tmp_path / "replica.log",
+    )
+    replica.start()
+    try:
+        statuses = spread_requests([replica], RPM + 2)
+    finally:
+        replica.stop()
+    assert statuses == [200] * RPM + [429] * 2, statuses
+    log = (tmp_path / "replica.log").read_text()
+    assert log.count("redis unavailable for rate limits (ConnectionError)") == 1, "warned once, not per request"

@@ -2,9 +2,11 @@
 
 Per request it: closes every route that is not an OpenAI API route or a health probe; authenticates the
 project key (constant time); caps concurrency per replica; rejects bad input with OpenAI-shaped 4xx
-(size, content type, JSON, unknown model, embeddings input); strips headers that reveal the upstream;
-keeps idle SSE streams alive with comment lines; refuses WebSocket upgrades at once so Codex CLI falls
-back to HTTP; and writes the one telemetry line. Bodies are read to validate them, never logged.
+(size, content type, JSON, unknown model, embeddings input); applies the project's limits; sends
+Responses and embeddings straight to Azure (`passthrough`) and everything else to LiteLLM; strips
+headers that reveal the upstream; keeps idle SSE streams alive with comment lines; refuses WebSocket
+upgrades at once so Codex CLI falls back to HTTP; and writes the one telemetry line. Bodies are read to
+validate them, never logged.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from aigateway.proxy import routes
+from aigateway.proxy import passthrough, routes
 from aigateway.proxy.keys import presented_key
+from aigateway.proxy.limits import Limiter
 from aigateway.proxy.runtime import Runtime
 from aigateway.proxy.telemetry import RequestRecord, current_record, emit
 
@@ -49,18 +51,19 @@ def error_body(message: str, type_: str, code: str | None, param: str | None = N
 
 
 class GatewayFront:
-    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+    def __init__(
+        self, app: ASGIApp, runtime: Runtime, limiter: Limiter, direct: passthrough.Passthrough | None
+    ) -> None:
         self.app = app
         self.runtime = runtime
+        self.limiter = limiter
+        self.direct = direct  # None: every route goes through LiteLLM
         settings = runtime.settings
         self.max_body = settings.gateway_max_body_bytes
         self.max_concurrency = settings.gateway_max_concurrency
         self.keepalive = settings.gateway_keepalive_seconds
         self.aliases = frozenset(settings.model_aliases())
-        self.embedding_aliases = frozenset(
-            [settings.gateway_embeddings_model]
-            + [m.alias for m in settings.gateway_extra_models if m.kind == "embeddings"]
-        )
+        self.embedding_aliases = frozenset(settings.embeddings_aliases())
         self.inflight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -153,12 +156,28 @@ class GatewayFront:
             return
         self.inflight += 1
         try:
+            body, payload = b"", None
             if scope["method"] == "POST":
-                body = await self._read_json_body(scope, receive, send, headers, route, record)
-                if body is None:
+                read = await self._read_json_body(scope, receive, send, headers, route, record)
+                if read is None:
                     return
-                receive = _replay(body, receive)
-            await self._forward(scope, receive, send, record)
+                body, payload = read
+            refusal = await self.limiter.admit(project, route.name, record.model, record.request_id)
+            if refusal is not None:
+                await self._reject(
+                    send,
+                    record,
+                    429,
+                    refusal.message,
+                    refusal.code,
+                    type_="rate_limit_error",
+                    headers=[(b"retry-after", str(refusal.retry_after).encode())],
+                )
+                return
+            try:
+                await self._forward(scope, receive, send, record, body, payload)
+            finally:
+                self.limiter.release(project)
         finally:
             self.inflight -= 1
 
@@ -170,8 +189,8 @@ class GatewayFront:
         headers: dict[str, str],
         route: routes.RouteMatch,
         record: RequestRecord,
-    ) -> bytes | None:
-        """The whole body when it is an acceptable JSON request; otherwise answer the client and return None."""
+    ) -> tuple[bytes, dict[str, Any] | None] | None:
+        """The body and its JSON when it is an acceptable request; otherwise answer the client and return None."""
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body:
             await self._reject(send, record, 413, self._too_large_message(), "request_too_large")
@@ -200,7 +219,7 @@ class GatewayFront:
             await self._reject(send, record, 400, "The request body is empty; send a JSON object.", "empty_body")
             return None
         if not body:
-            return body
+            return body, None
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -215,7 +234,7 @@ class GatewayFront:
                 status, text, code, param = problem
                 await self._reject(send, record, status, text, code, param=param)
                 return None
-        return body
+        return body, payload
 
     def _check_payload(
         self, route: str, payload: dict[str, Any], record: RequestRecord
@@ -261,10 +280,21 @@ class GatewayFront:
     def _too_large_message(self) -> str:
         return f"The request body is larger than the gateway's limit of {self.max_body} bytes."
 
-    async def _forward(self, scope: Scope, receive: Receive, send: Send, record: RequestRecord) -> None:
+    async def _forward(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        record: RequestRecord,
+        body: bytes,
+        payload: dict[str, Any] | None,
+    ) -> None:
         downstream = _Downstream(send, record, self.keepalive if record.stream else 0.0)
         try:
-            await self.app(scope, receive, downstream.send)
+            if self.direct is not None and record.route in passthrough.ROUTES:
+                await self.direct(scope, body, payload, receive, downstream.send, record)
+            else:
+                await self.app(scope, _replay(body, receive) if scope["method"] == "POST" else receive, downstream.send)
         except OSError:
             record.client_disconnected = True
         finally:
@@ -404,21 +434,11 @@ def _clean_headers(raw: list[tuple[bytes, bytes]], status: int, request_id: str)
     return headers
 
 
-_RETRY_HINTS = frozenset({b"retry-after", b"llm_provider-retry-after", b"reset_at", b"rate_limit_type"})
+_RETRY_HINTS = frozenset({b"retry-after", b"llm_provider-retry-after"})
 
 
 def _retry_after(found: dict[bytes, bytes]) -> bytes:
-    """Seconds until a retry can succeed: LiteLLM's limiter says when its window resets (and answers 60
-    for everything, even a full concurrency slot); Azure's own value arrives as llm_provider-retry-after."""
-    if found.get(b"rate_limit_type") == b"max_parallel_requests":
-        return b"1"
-    reset_at = found.get(b"reset_at")
-    if reset_at:
-        try:
-            moment = datetime.strptime(reset_at.decode(), "%Y-%m-%d %H:%M:%S UTC").replace(tzinfo=UTC)
-            return str(max(1, math.ceil(moment.timestamp() - time.time()))).encode()
-        except ValueError:
-            pass
+    """Azure's own value, in whole seconds; on LiteLLM's path it arrives as llm_provider-retry-after."""
     return _whole_seconds(found.get(b"llm_provider-retry-after") or found.get(b"retry-after") or b"1")
 
 

@@ -1,0 +1,228 @@
+"""The direct path to Azure for the routes that need no translation: Responses and embeddings.
+
+Azure already speaks OpenAI's wire format on these routes, so the gateway only maps the alias to the
+deployment, picks Azure's URL and api-version, and adds Azure's credentials; bodies go through as bytes.
+Streams are relayed one upstream read at a time, so every event leaves as soon as it arrives. Compared
+with LiteLLM's path (which parses, re-validates and re-serialises every request and response) this costs
+a small fraction of the CPU; see docs/benchmarks.md. Chat completions still go to LiteLLM, which bridges
+them to the Responses API.
+
+Retries and their telemetry come from the same `UpstreamTransport` LiteLLM uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import orjson
+
+from aigateway.proxy.azure_auth import AzureAuth
+from aigateway.proxy.telemetry import RequestRecord
+from aigateway.settings import Settings, is_v1_api_version
+
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+ROUTES = frozenset(
+    {
+        "/v1/responses",
+        "/v1/embeddings",
+        "/v1/responses/{id}",
+        "/v1/responses/{id}/cancel",
+        "/v1/responses/{id}/input_items",
+    }
+)
+# Connection-level or misleading once relayed (we set our own length, date and request id).
+_DROPPED_HEADERS = frozenset(
+    {b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"date", b"set-cookie", b"via"}
+)
+
+
+@dataclass(frozen=True)
+class AzureTargets:
+    """Azure URLs for a configured endpoint: the v1 routes, or the dated ones, per api-version setting."""
+
+    endpoint: str
+    responses_api_version: str
+    embeddings_api_version: str
+    deployments: dict[str, str]  # alias -> deployment
+
+    @classmethod
+    def from_settings(cls, settings: Settings, endpoint: str) -> AzureTargets:
+        deployments = {
+            settings.gateway_codex_model: settings.codex_deployment,
+            settings.gateway_embeddings_model: settings.embeddings_deployment,
+        }
+        deployments.update({m.alias: m.deployment for m in settings.gateway_extra_models})
+        return cls(
+            endpoint.rstrip("/"),
+            settings.azure_openai_responses_api_version,
+            settings.azure_openai_embeddings_api_version,
+            deployments,
+        )
+
+    def responses_url(self, suffix: str = "", query: str = "") -> str:
+        """`suffix` is what follows `/responses` in the client's path, e.g. `/resp_1/input_items`."""
+        version = self.responses_api_version
+        base = "/openai/v1/responses" if is_v1_api_version(version) else "/openai/responses"
+        return f"{self.endpoint}{base}{suffix}?{_with_api_version(query, version)}"
+
+    def embeddings_url(self, deployment: str) -> str:
+        version = self.embeddings_api_version
+        if is_v1_api_version(version):
+            return f"{self.endpoint}/openai/v1/embeddings?api-version={version}"
+        return f"{self.endpoint}/openai/deployments/{quote(deployment, safe='')}/embeddings?api-version={version}"
+
+    def request(
+        self, route: str, path: str, query: str, body: bytes, payload: dict[str, Any] | None
+    ) -> tuple[str, bytes]:
+        """Azure's URL and body for a validated client request on one of `ROUTES`."""
+        if payload is None:  # /v1/responses/{id}...: no body to map
+            return self.responses_url(path[path.index("/responses") + len("/responses") :], query), body
+        deployment = self.deployments[payload["model"]]
+        if deployment != payload["model"]:
+            body = orjson.dumps({**payload, "model": deployment})
+        if route == "/v1/embeddings":
+            return self.embeddings_url(deployment), body
+        return self.responses_url(query=query), body
+
+
+def _with_api_version(query: str, version: str) -> str:
+    kept = [part for part in query.split("&") if part and not part.startswith("api-version=")]
+    return "&".join([*kept, f"api-version={version}"])
+
+
+class Passthrough:
+    def __init__(self, targets: AzureTargets, auth: AzureAuth, client: httpx.AsyncClient) -> None:
+        self._targets = targets
+        self._auth = auth
+        self._client = client
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        body: bytes,
+        payload: dict[str, Any] | None,
+        receive: Receive,
+        send: Send,
+        record: RequestRecord,
+    ) -> None:
+        """Relay one request; if the client goes away first, stop waiting on Azure at once."""
+        exchange = asyncio.ensure_future(self._exchange(scope, body, payload, send, record))
+        gone = asyncio.ensure_future(_disconnected(receive))
+        try:
+            await asyncio.wait({exchange, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+            if not exchange.done():
+                record.client_disconnected = True
+                exchange.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await exchange
+
+    async def _exchange(
+        self,
+        scope: MutableMapping[str, Any],
+        body: bytes,
+        payload: dict[str, Any] | None,
+        send: Send,
+        record: RequestRecord,
+    ) -> None:
+        url, content = self._targets.request(
+            record.route, scope["path"], scope.get("query_string", b"").decode("latin-1"), body, payload
+        )
+        # identity: bytes are relayed as they come, and telemetry can read usage from them.
+        headers = {**(await self._auth.headers()), "accept-encoding": "identity"}
+        if content:
+            headers["content-type"] = "application/json"
+        request = self._client.build_request(scope["method"], url, content=content, headers=headers)
+        try:
+            response = await self._client.send(request, stream=True)
+        except httpx.TimeoutException:
+            await _fail(send, record, 504, "Azure OpenAI did not answer in time.", "upstream_timeout")
+            return
+        except httpx.HTTPError:
+            await _fail(send, record, 502, "The gateway could not reach Azure OpenAI.", "upstream_unreachable")
+            return
+        try:
+            await self._relay(response, send, record)
+        finally:
+            await response.aclose()
+
+    async def _relay(self, response: httpx.Response, send: Send, record: RequestRecord) -> None:
+        headers = [(k, v) for k, v in response.headers.raw if k.lower() not in _DROPPED_HEADERS]
+        if not response.headers.get("content-type", "").startswith("text/event-stream"):
+            try:
+                data = await response.aread()
+            except httpx.HTTPError:
+                await _fail(send, record, 502, "Azure OpenAI's answer broke off.", "upstream_broken")
+                return
+            headers.append((b"content-length", str(len(data)).encode()))
+            await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+            await send({"type": "http.response.body", "body": data})
+            return
+        await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+        try:
+            async for chunk in response.aiter_raw():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except httpx.HTTPError:
+            # Bytes already reached the client, so no retry: end the stream the way a failed response ends.
+            record.error_class, record.error_source = "upstream_stream_broken", "azure"
+            await send({"type": "http.response.body", "body": _STREAM_BROKEN_EVENT, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+
+_STREAM_BROKEN_EVENT = (
+    b"event: response.failed\ndata: "
+    + orjson.dumps(
+        {
+            "type": "response.failed",
+            "response": {
+                "object": "response",
+                "status": "failed",
+                "error": {"code": "upstream_stream_broken", "message": "Azure OpenAI's stream broke off; retry."},
+                "output": [],
+            },
+        }
+    )
+    + b"\n\n"
+)
+
+
+async def _fail(send: Send, record: RequestRecord, status: int, message: str, code: str) -> None:
+    record.error_class, record.error_source = code, "azure"
+    body = orjson.dumps({"error": {"message": message, "type": "upstream_error", "code": code, "param": None}})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+def build_client(policy: Any, timeout_seconds: float, max_connections: int) -> httpx.AsyncClient:
+    """One pooled client for the process: keep-alive connections to Azure, retries in UpstreamTransport."""
+    from aigateway.proxy.upstream import UpstreamTransport
+
+    inner = httpx.AsyncHTTPTransport(
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    )
+    return httpx.AsyncClient(
+        transport=UpstreamTransport(inner, policy),
+        timeout=httpx.Timeout(timeout_seconds, connect=min(10.0, timeout_seconds)),
+        follow_redirects=False,
+    )
