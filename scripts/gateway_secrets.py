@@ -7,9 +7,8 @@
     python3 scripts/gateway_secrets.py rotate --env dev roo-team [--show]
     python3 scripts/gateway_secrets.py list --env dev                    # names only, never values
 
-Secrets (names fixed by docs/architecture.md): `azure-openai-api-key`, `gateway-key-<project>` (every
-environment has the project `smoke`, used by the pipeline's smoke run), `gateway-salt-key` (created once,
-never rotated by this script: changing it invalidates response ids in flight).
+Secrets (names fixed by docs/architecture.md): `azure-openai-api-key` and `gateway-key-<project>` (every
+environment has the project `smoke`, used by the pipeline's smoke run).
 
 How values travel: the Azure OpenAI key is read with getpass (or from stdin when stdin is not a terminal);
 generated keys come from the `secrets` module. A value is handed to `az keyvault secret set --file /dev/stdin`
@@ -32,7 +31,6 @@ from collections.abc import Sequence
 from _az import ENVIRONMENTS, EXIT_OK, Az, BootstrapError, key_vault_name, main_guard
 
 OPENAI_KEY = "azure-openai-api-key"
-SALT_KEY = "gateway-salt-key"
 PROJECT_PREFIX = "gateway-key-"
 SMOKE_PROJECT = "smoke"
 PROJECT_RE = re.compile(r"[a-z][a-z0-9-]{0,38}[a-z0-9]")
@@ -48,10 +46,6 @@ def project_key_name(project: str) -> str:
 
 def new_project_key(project: str) -> str:
     return f"sk-{project}-{stdlib_secrets.token_urlsafe(32)}"
-
-
-def new_salt() -> str:
-    return stdlib_secrets.token_urlsafe(48)
 
 
 def read_openai_key() -> str:
@@ -120,8 +114,6 @@ def cmd_init(vault: Vault, args: argparse.Namespace) -> None:
             vault.put(OPENAI_KEY, read_openai_key())
     elif OPENAI_KEY not in existing:
         print(f"note: {OPENAI_KEY} skipped: set it later with set-openai-key", file=sys.stderr)
-    if SALT_KEY not in existing:
-        vault.put(SALT_KEY, new_salt())
     for project in dict.fromkeys([SMOKE_PROJECT, *args.project]):
         name = project_key_name(project)
         if name in existing:

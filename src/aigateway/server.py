@@ -47,9 +47,6 @@ def prepare_environment(settings: Settings, endpoint: str, azure_key: str | None
     # LiteLLM refuses to start without a master key. Nobody uses it (our auth hook rejects it); it is
     # random per process so it can never be guessed.
     os.environ["LITELLM_MASTER_KEY"] = "sk-" + secrets.token_hex(24)
-    # Response ids are encrypted with the salt key; replicas must share it to accept each other's ids.
-    salt = settings.gateway_salt_key.get_secret_value() or secrets.token_hex(24)
-    os.environ["LITELLM_SALT_KEY"] = salt
     if settings.azure_openai_auth == "entra":
         os.environ.setdefault(
             "AZURE_CREDENTIAL",

@@ -88,7 +88,6 @@ class Settings(BaseSettings):
 
     gateway_keys: SecretStr = SecretStr("")
     gateway_local_key: SecretStr = SecretStr(DEFAULT_LOCAL_KEY)
-    gateway_salt_key: SecretStr = SecretStr("")
 
     gateway_host: str = "127.0.0.1"
     gateway_port: int = Field(default=4000, ge=1, le=65535)

@@ -340,7 +340,8 @@ def test_secrets_init_creates_missing_secrets_without_exposing_values(fake_cli: 
     )
     assert result.returncode == 0, result.stderr
     vault = fake_cli.state()["vaults"]["pvc-prod-aigw-kv-san"]["secrets"]
-    assert set(vault) == {"azure-openai-api-key", "gateway-salt-key", "gateway-key-smoke", "gateway-key-roo-team"}
+    assert set(vault) == {"azure-openai-api-key", "gateway-key-smoke", "gateway-key-roo-team"}
+    assert "gateway-salt-key" not in vault  # LiteLLM no longer mints response ids: no salt to share
     assert vault["azure-openai-api-key"]["sha256"] == hashlib.sha256(OPENAI_KEY.encode()).hexdigest()
     seen = all_output_and_argv(fake_cli, result)
     assert OPENAI_KEY not in seen
@@ -387,5 +388,7 @@ def test_secrets_dry_run_writes_nothing_and_reads_no_key(fake_cli: FakeCli) -> N
     assert result.returncode == 0, result.stderr
     assert fake_cli.writes() == []
     assert fake_cli.state()["vaults"]["pvc-uat-aigateway-kv-san"]["secrets"] == {}
-    assert result.stderr.count("[dry-run, would run] az keyvault secret set") == 3
+    # the Azure OpenAI key and the smoke project key; no salt key any more
+    assert result.stderr.count("[dry-run, would run] az keyvault secret set") == 2
+    assert "gateway-salt-key" not in result.stderr
     assert OPENAI_KEY not in result.stdout + result.stderr

@@ -51,7 +51,6 @@ locals {
   # Secrets: Key Vault secret name -> container env var. Only references (versionless IDs) reach
   # Terraform; the values are written out of band by the secrets script and never enter state.
   secret_env = merge(
-    { "gateway-salt-key" = "GATEWAY_SALT_KEY" },
     var.azure_openai_auth == "key" ? { "azure-openai-api-key" = "AZURE_OPENAI_API_KEY" } : {},
     { for p in keys(var.projects) : "gateway-key-${p}" => "GATEWAY_KEY_${upper(replace(p, "-", "_"))}" },
   )

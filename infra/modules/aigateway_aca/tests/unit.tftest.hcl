@@ -280,8 +280,8 @@ run "secrets_are_key_vault_references" {
   command = apply
 
   assert {
-    condition     = toset([for s in azurerm_container_app.this[0].secret : s.name]) == toset(["gateway-salt-key", "gateway-key-smoke", "gateway-key-roo-team"])
-    error_message = "one secret per project plus the salt (no Azure key in entra mode)"
+    condition     = toset([for s in azurerm_container_app.this[0].secret : s.name]) == toset(["gateway-key-smoke", "gateway-key-roo-team"])
+    error_message = "one secret per project and nothing else (no Azure key in entra mode, no salt key)"
   }
   assert {
     condition = alltrue([
@@ -294,11 +294,17 @@ run "secrets_are_key_vault_references" {
     condition = {
       for e in azurerm_container_app.this[0].template[0].container[0].env : e.name => e.secret_name if e.secret_name != null
       } == {
-      GATEWAY_SALT_KEY     = "gateway-salt-key"
       GATEWAY_KEY_SMOKE    = "gateway-key-smoke"
       GATEWAY_KEY_ROO_TEAM = "gateway-key-roo-team"
     }
     error_message = "secret env vars map to their Key Vault secrets (upper-case, - -> _)"
+  }
+  assert {
+    condition = (
+      !contains([for e in azurerm_container_app.this[0].template[0].container[0].env : e.name], "GATEWAY_SALT_KEY") &&
+      !contains(keys(output.key_vault_secret_names), "gateway-salt-key")
+    )
+    error_message = "the retired salt key is neither injected nor expected in Key Vault (LiteLLM no longer mints response ids)"
   }
   assert {
     condition = alltrue([
