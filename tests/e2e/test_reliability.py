@@ -211,7 +211,8 @@ def test_upstream_error_after_keepalives_is_delivered_in_band(gw: GatewayProcess
     assert ": keep-alive" in response.text
     assert "event: error" in response.text
     line = line_for(gw, response)
-    assert line["status"] == 400 and line["error_source"] == "azure"
+    assert line["status"] == 400 and line["error_source"] == "azure", line
+    assert not line["client_disconnected"], line
 
 
 def test_client_disconnect_releases_upstream_and_concurrency_slot(gw: GatewayProcess, emulator: Emulator) -> None:

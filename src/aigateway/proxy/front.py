@@ -52,9 +52,16 @@ def error_body(message: str, type_: str, code: str | None, param: str | None = N
 
 class GatewayFront:
     def __init__(
-        self, app: ASGIApp, runtime: Runtime, limiter: Limiter, direct: passthrough.Passthrough | None
+        self,
+        app: ASGIApp,
+        runtime: Runtime,
+        limiter: Limiter,
+        direct: passthrough.Passthrough | None,
+        on_started: Callable[[], None] | None = None,
     ) -> None:
         self.app = app
+        self.on_started = on_started  # runs once LiteLLM has started, before readiness turns 200
+        self.ready = False
         self.runtime = runtime
         self.limiter = limiter
         self.direct = direct  # None: every route goes through LiteLLM
@@ -70,16 +77,48 @@ class GatewayFront:
         if scope["type"] == "http":
             route = routes.match(scope["method"], scope["path"])
             if route.kind == "health":
-                if not route.method_allowed:
-                    await _respond(send, 405, error_body("Method not allowed", "invalid_request_error", None))
-                    return
-                await self.app(scope, receive, send)  # probes: no key, never Azure, not logged
+                await self._probe(scope, send, route)
                 return
             await self._http(scope, receive, send, route)
         elif scope["type"] == "websocket":
             await _refuse_websocket(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self.app(scope, self._lifespan_receive(receive), self._lifespan_send(send))
         else:
             await self.app(scope, receive, send)
+
+    async def _probe(self, scope: Scope, send: Send, route: routes.RouteMatch) -> None:
+        """Probes need no key, never reach Azure or LiteLLM, and are not logged. Ready = LiteLLM has started
+        and the process is not shutting down (LiteLLM's own probe would only add its route-table build)."""
+        if not route.method_allowed:
+            await _respond(send, 405, error_body("Method not allowed", "invalid_request_error", None))
+            return
+        if route.name == "/health/readiness" and not self.ready:
+            status, body = 503, b'{"status":"not ready"}'
+        else:
+            status, body = 200, b'{"status":"ready"}' if route.name == "/health/readiness" else b'{"status":"alive"}'
+        await _respond(send, status, b"" if scope["method"] == "HEAD" else body)
+
+    def _lifespan_send(self, send: Send) -> Send:
+        async def lifespan_send(message: Message) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                if self.on_started is not None:
+                    self.on_started()
+                self.ready = True
+            await send(message)
+
+        return lifespan_send
+
+    def _lifespan_receive(self, receive: Receive) -> Receive:
+        async def lifespan_receive() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                self.ready = False
+                if self.direct is not None:
+                    await self.direct.aclose()
+            return message
+
+        return lifespan_receive
 
     async def _http(self, scope: Scope, receive: Receive, send: Send, route: routes.RouteMatch) -> None:
         record = RequestRecord(request_id=secrets.token_hex(8), route=route.name, method=scope["method"])

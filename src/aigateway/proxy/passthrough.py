@@ -105,6 +105,9 @@ class Passthrough:
         self._auth = auth
         self._client = client
 
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
     async def __call__(
         self,
         scope: MutableMapping[str, Any],
@@ -115,17 +118,31 @@ class Passthrough:
         record: RequestRecord,
     ) -> None:
         """Relay one request; if the client goes away first, stop waiting on Azure at once."""
-        exchange = asyncio.ensure_future(self._exchange(scope, body, payload, send, record))
+        finished = False  # the last body message went out: uvicorn then reports the request as over
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal finished
+            finished = message["type"] == "http.response.body" and not message.get("more_body", False)
+            await send(message)
+
+        exchange = asyncio.ensure_future(self._exchange(scope, body, payload, tracked_send, record))
         gone = asyncio.ensure_future(_disconnected(receive))
         try:
             await asyncio.wait({exchange, gone}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            exchange.cancel()
+            raise
         finally:
             gone.cancel()
-            if not exchange.done():
-                record.client_disconnected = True
-                exchange.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await exchange
+        if exchange.done() or finished:
+            await exchange
+            return
+        record.client_disconnected = True
+        exchange.cancel()
+        # Whatever the cancelled exchange raises on its way out (aiohttp maps cancellation to a
+        # connection error) concerns nobody: the client is gone.
+        with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError, OSError):
+            await exchange
 
     async def _exchange(
         self,
@@ -214,13 +231,17 @@ async def _disconnected(receive: Receive) -> None:
         pass
 
 
-def build_client(policy: Any, timeout_seconds: float, max_connections: int) -> httpx.AsyncClient:
-    """One pooled client for the process: keep-alive connections to Azure, retries in UpstreamTransport."""
+def build_client(policy: Any, timeout_seconds: float) -> httpx.AsyncClient:
+    """One pooled client for the process: keep-alive connections to Azure, retries in UpstreamTransport.
+
+    Underneath is aiohttp, through the httpx transport LiteLLM itself uses by default: its C parser and
+    connection pool cost about half the CPU per request of httpcore's pure-Python ones (docs/benchmarks.md).
+    """
+    from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
+
     from aigateway.proxy.upstream import UpstreamTransport
 
-    inner = httpx.AsyncHTTPTransport(
-        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-    )
+    inner = AsyncHTTPHandler.create_aiohttp_transport()
     return httpx.AsyncClient(
         transport=UpstreamTransport(inner, policy),
         timeout=httpx.Timeout(timeout_seconds, connect=min(10.0, timeout_seconds)),
