@@ -110,8 +110,13 @@ def _passthrough(settings: Settings, endpoint: str, azure_key: str | None, polic
         auth = azure_auth.EntraAuth(azure_auth.entra_credential(os.environ.get("AZURE_CLIENT_ID")))
     else:
         auth = azure_auth.ApiKeyAuth(azure_key or "")
-    client = passthrough.build_client(policy, settings.gateway_upstream_timeout_seconds)
-    return passthrough.Passthrough(passthrough.AzureTargets.from_settings(settings, endpoint), auth, client)
+    return passthrough.Passthrough(
+        passthrough.AzureTargets.from_settings(settings, endpoint),
+        auth,
+        policy,
+        settings.gateway_upstream_timeout_seconds,
+        settings.gateway_max_concurrency,
+    )
 
 
 def _quiet_loggers() -> None:

@@ -362,6 +362,7 @@ class _Downstream:
         self._synthetic_start = False
         self._error_in_band: bytearray | None = None
         self._at_boundary = True
+        self._ended = False  # the last body message went out: nothing more may be sent
         self._error_capture = bytearray()
         self._task = asyncio.create_task(self._keepalive()) if interval > 0 else None
 
@@ -392,6 +393,7 @@ class _Downstream:
         record = self._record
         chunk: bytes = message.get("body", b"")
         more = bool(message.get("more_body", False))
+        self._ended = not more
         if chunk and record.first_byte is None:
             record.first_byte = time.perf_counter()
         if self._error_in_band is not None:
@@ -417,6 +419,8 @@ class _Downstream:
         while True:
             await asyncio.sleep(max(0.05, self._interval - (time.monotonic() - self._last_write)))
             async with self._lock:
+                if self._ended:
+                    return
                 if time.monotonic() - self._last_write < self._interval or not self._at_boundary:
                     continue
                 try:

@@ -7,23 +7,26 @@ with LiteLLM's path (which parses, re-validates and re-serialises every request 
 a small fraction of the CPU; see docs/benchmarks.md. Chat completions still go to LiteLLM, which bridges
 them to the Responses API.
 
-Retries and their telemetry come from the same `UpstreamTransport` LiteLLM uses.
+The HTTP client is aiohttp (already in the image: LiteLLM uses it under httpx by default): its C parser and
+connection pool cost a fraction of httpx's per request, which on this path is most of the gateway's CPU.
+Retries and their telemetry are the same loop LiteLLM's path runs (`upstream.retrying`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import httpx
+import aiohttp
 import orjson
 
 from aigateway.proxy.azure_auth import AzureAuth
 from aigateway.proxy.telemetry import RequestRecord
+from aigateway.proxy.upstream import RetryPolicy, retrying
 from aigateway.settings import Settings, is_v1_api_version
 
 Message = MutableMapping[str, Any]
@@ -39,6 +42,8 @@ ROUTES = frozenset(
         "/v1/responses/{id}/input_items",
     }
 )
+# Failures worth another attempt before any byte reached the client.
+TRANSIENT_ERRORS = (aiohttp.ClientConnectionError, TimeoutError)
 # Connection-level or misleading once relayed (we set our own length, date and request id).
 _DROPPED_HEADERS = frozenset(
     {b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"date", b"set-cookie", b"via"}
@@ -100,13 +105,31 @@ def _with_api_version(query: str, version: str) -> str:
 
 
 class Passthrough:
-    def __init__(self, targets: AzureTargets, auth: AzureAuth, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self, targets: AzureTargets, auth: AzureAuth, policy: RetryPolicy, timeout_seconds: float, max_connections: int
+    ) -> None:
         self._targets = targets
         self._auth = auth
-        self._client = client
+        self._policy = policy
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=min(10.0, timeout_seconds), sock_read=timeout_seconds
+        )
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        """One pooled session per process, created inside the running event loop (aiohttp requires it)."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=300),
+                timeout=self._timeout,
+                auto_decompress=False,
+            )
+        return self._session
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
 
     async def __call__(
         self,
@@ -139,9 +162,8 @@ class Passthrough:
             return
         record.client_disconnected = True
         exchange.cancel()
-        # Whatever the cancelled exchange raises on its way out (aiohttp maps cancellation to a
-        # connection error) concerns nobody: the client is gone.
-        with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError, OSError):
+        # Whatever the cancelled exchange raises on its way out concerns nobody: the client is gone.
+        with contextlib.suppress(asyncio.CancelledError, aiohttp.ClientError, OSError):
             await exchange
 
     async def _exchange(
@@ -159,41 +181,59 @@ class Passthrough:
         headers = {**(await self._auth.headers()), "accept-encoding": "identity"}
         if content:
             headers["content-type"] = "application/json"
-        request = self._client.build_request(scope["method"], url, content=content, headers=headers)
+        session = self._client()
+
+        def send_once() -> Awaitable[aiohttp.ClientResponse]:
+            return session.request(scope["method"], url, data=content or None, headers=headers, allow_redirects=False)
+
         try:
-            response = await self._client.send(request, stream=True)
-        except httpx.TimeoutException:
+            response = await retrying(self._policy, send_once, _status, _headers, _discard, TRANSIENT_ERRORS)
+        except TimeoutError:
             await _fail(send, record, 504, "Azure OpenAI did not answer in time.", "upstream_timeout")
             return
-        except httpx.HTTPError:
+        except aiohttp.ClientError:
             await _fail(send, record, 502, "The gateway could not reach Azure OpenAI.", "upstream_unreachable")
             return
         try:
             await self._relay(response, send, record)
-        finally:
-            await response.aclose()
+        except BaseException:
+            response.close()  # not reusable mid-body; also tells Azure to stop when the client left
+            raise
+        response.release()
 
-    async def _relay(self, response: httpx.Response, send: Send, record: RequestRecord) -> None:
-        headers = [(k, v) for k, v in response.headers.raw if k.lower() not in _DROPPED_HEADERS]
+    async def _relay(self, response: aiohttp.ClientResponse, send: Send, record: RequestRecord) -> None:
+        headers = [(k, v) for k, v in response.raw_headers if k.lower() not in _DROPPED_HEADERS]
         if not response.headers.get("content-type", "").startswith("text/event-stream"):
             try:
-                data = await response.aread()
-            except httpx.HTTPError:
+                data = await response.read()
+            except (aiohttp.ClientError, TimeoutError):
                 await _fail(send, record, 502, "Azure OpenAI's answer broke off.", "upstream_broken")
                 return
             headers.append((b"content-length", str(len(data)).encode()))
-            await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+            await send({"type": "http.response.start", "status": response.status, "headers": headers})
             await send({"type": "http.response.body", "body": data})
             return
-        await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
         try:
-            async for chunk in response.aiter_raw():
+            async for chunk in response.content.iter_any():  # each read as it arrives: no event waits
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except httpx.HTTPError:
+        except (aiohttp.ClientError, TimeoutError):
             # Bytes already reached the client, so no retry: end the stream the way a failed response ends.
             record.error_class, record.error_source = "upstream_stream_broken", "azure"
             await send({"type": "http.response.body", "body": _STREAM_BROKEN_EVENT, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
+
+
+def _status(response: aiohttp.ClientResponse) -> int:
+    return response.status
+
+
+def _headers(response: aiohttp.ClientResponse) -> Mapping[str, str]:
+    return response.headers
+
+
+async def _discard(response: aiohttp.ClientResponse) -> None:
+    response.release()
 
 
 _STREAM_BROKEN_EVENT = (
@@ -229,21 +269,3 @@ async def _fail(send: Send, record: RequestRecord, status: int, message: str, co
 async def _disconnected(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
-
-
-def build_client(policy: Any, timeout_seconds: float) -> httpx.AsyncClient:
-    """One pooled client for the process: keep-alive connections to Azure, retries in UpstreamTransport.
-
-    Underneath is aiohttp, through the httpx transport LiteLLM itself uses by default: its C parser and
-    connection pool cost about half the CPU per request of httpcore's pure-Python ones (docs/benchmarks.md).
-    """
-    from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
-
-    from aigateway.proxy.upstream import UpstreamTransport
-
-    inner = AsyncHTTPHandler.create_aiohttp_transport()
-    return httpx.AsyncClient(
-        transport=UpstreamTransport(inner, policy),
-        timeout=httpx.Timeout(timeout_seconds, connect=min(10.0, timeout_seconds)),
-        follow_redirects=False,
-    )

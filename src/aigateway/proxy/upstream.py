@@ -1,14 +1,14 @@
-"""The one door to Azure: every upstream HTTP request LiteLLM makes goes through `UpstreamTransport`.
+"""Retries to Azure, the same for both ways the gateway reaches it.
 
-It does two jobs at the transport level, where the response status is known before any byte reaches
-the client:
-- retries 429, 5xx, timeouts and connection failures with bounded attempts and total time, Azure's
-  `Retry-After` honoured up to a cap, jittered exponential backoff otherwise, and no sleep after the
-  last attempt (LiteLLM 1.108.7's own loop sleeps once more; its retries are switched off);
-- records attempts and Azure's final status on the request's telemetry record.
+`retrying()` is the loop: 429, 408, 5xx, timeouts and connection failures are retried with bounded attempts
+and total time, Azure's `Retry-After` honoured up to a cap, jittered exponential backoff otherwise, and no
+sleep after the last attempt; attempts and Azure's final status go on the request's telemetry record. It
+knows nothing of the HTTP library: the direct path (`passthrough`, aiohttp) and LiteLLM's path
+(`UpstreamTransport` under every httpx client LiteLLM creates; LiteLLM 1.108.7's own loop sleeps once more
+after the last attempt, so it is switched off) both run it.
 
-A response is handed to LiteLLM as soon as its headers arrive, so a stream that has started is never
-retried: failures after that point surface as in-band errors.
+A response is handed on as soon as its headers arrive, so a stream that has started is never retried:
+failures after that point surface as in-band errors.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import asyncio
 import email.utils
 import random
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -27,6 +28,9 @@ from aigateway.proxy.telemetry import current_record
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 8.0
+HTTPX_TRANSIENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError, TimeoutError)
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -40,9 +44,9 @@ class RetryPolicy:
         ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
         return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not cryptography
 
-    def delay_after(self, response: httpx.Response, attempt: int) -> float | None:
-        """Seconds to wait before retrying `response`, or None when waiting is not worth it."""
-        retry_after = parse_retry_after(response.headers)
+    def delay_after(self, headers: Mapping[str, str], attempt: int) -> float | None:
+        """Seconds to wait before retrying a response with these headers, or None when not worth it."""
+        retry_after = parse_retry_after(headers)
         if retry_after is None:
             return self.backoff(attempt)
         if retry_after > self.retry_after_cap_seconds:
@@ -50,8 +54,10 @@ class RetryPolicy:
         return retry_after + random.uniform(0, 0.25)  # noqa: S311
 
 
-def parse_retry_after(headers: httpx.Headers) -> float | None:
-    """`retry-after-ms`, else `retry-after` in seconds or as an HTTP date; None when absent or invalid."""
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """`retry-after-ms`, else `retry-after` in seconds or as an HTTP date; None when absent or invalid.
+
+    `headers` must look names up case-insensitively (httpx.Headers, aiohttp's CIMultiDictProxy)."""
     millis = headers.get("retry-after-ms")
     if millis:
         try:
@@ -68,52 +74,64 @@ def parse_retry_after(headers: httpx.Headers) -> float | None:
         return None if parsed is None else max(0.0, parsed.timestamp() - time.time())
 
 
+async def retrying(
+    policy: RetryPolicy,
+    send: Callable[[], Awaitable[R]],
+    status: Callable[[R], int],
+    headers: Callable[[R], Mapping[str, str]],
+    discard: Callable[[R], Awaitable[None]],
+    transient: tuple[type[BaseException], ...],
+) -> R:
+    """Send until a response is final. Only the first attempt has the full upstream timeout (a
+    non-streaming reasoning call can take minutes); retries wait for headers only as long as the retry
+    budget, counted from the first failure, has left. Once a body streams, only the read timeout applies."""
+    record = current_record.get()
+    deadline: float | None = None
+    attempt = 0
+    while True:
+        attempt += 1
+        if record is not None:
+            record.attempts = attempt
+        try:
+            if deadline is None:
+                response = await send()
+            else:
+                response = await asyncio.wait_for(send(), max(0.001, deadline - time.monotonic()))
+        except transient:
+            if record is not None:
+                record.upstream_status = None
+            deadline = deadline or time.monotonic() + policy.max_seconds
+            delay = policy.backoff(attempt)
+            if attempt >= policy.attempts or time.monotonic() + delay >= deadline:
+                raise
+            await asyncio.sleep(delay)
+            continue
+        code = status(response)
+        if record is not None:
+            record.upstream_status = code
+        if code not in RETRYABLE_STATUS or attempt >= policy.attempts:
+            return response
+        deadline = deadline or time.monotonic() + policy.max_seconds
+        wait = policy.delay_after(headers(response), attempt)
+        if wait is None or time.monotonic() + wait >= deadline:
+            return response
+        await discard(response)
+        await asyncio.sleep(wait)
+
+
 class UpstreamTransport(httpx.AsyncBaseTransport):
     def __init__(self, inner: httpx.AsyncBaseTransport, policy: RetryPolicy) -> None:
         self._inner = inner
         self._policy = policy
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        record = current_record.get()
-        policy = self._policy
-        deadline: float | None = None  # the retry budget starts at the first failure
-        attempt = 0
-        while True:
-            attempt += 1
-            if record is not None:
-                record.attempts = attempt
-            try:
-                response = await self._attempt(request, deadline)
-            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError, TimeoutError):
-                if record is not None:
-                    record.upstream_status = None
-                deadline = deadline or time.monotonic() + policy.max_seconds
-                delay = policy.backoff(attempt)
-                if attempt >= policy.attempts or time.monotonic() + delay >= deadline:
-                    raise
-                await asyncio.sleep(delay)
-                continue
-            if record is not None:
-                record.upstream_status = response.status_code
-            if response.status_code not in RETRYABLE_STATUS or attempt >= policy.attempts:
-                return response
-            deadline = deadline or time.monotonic() + policy.max_seconds
-            wait = policy.delay_after(response, attempt)
-            if wait is None or time.monotonic() + wait >= deadline:
-                return response
-            await response.aclose()
-            await asyncio.sleep(wait)
-
-    async def _attempt(self, request: httpx.Request, deadline: float | None) -> httpx.Response:
-        """One attempt; a retry may wait for Azure's headers only as long as the retry budget has left.
-
-        The first attempt has the full upstream timeout (a non-streaming reasoning call can take minutes);
-        once a body is streaming, no budget applies, only the per-read timeout.
-        """
-        if deadline is None:
-            return await self._inner.handle_async_request(request)
-        return await asyncio.wait_for(
-            self._inner.handle_async_request(request), max(0.001, deadline - time.monotonic())
+        return await retrying(
+            self._policy,
+            lambda: self._inner.handle_async_request(request),
+            lambda response: response.status_code,
+            lambda response: response.headers,
+            lambda response: response.aclose(),
+            HTTPX_TRANSIENT_ERRORS,
         )
 
     async def aclose(self) -> None:
