@@ -260,6 +260,11 @@ def embeddings_body(inputs: int = 60, chars: int = 1000) -> bytes:
     return orjson.dumps({"model": "text-embedding-3-small", "input": texts, "encoding_format": "base64"})
 
 
+def chat_body() -> bytes:
+    """A one-line chat completion on the codex model: the route LiteLLM bridges to the Responses API."""
+    return orjson.dumps({"model": "gpt-5.3-codex", "messages": [{"role": "user", "content": "Say hi."}]})
+
+
 def responses_body(stream: bool = False) -> bytes:
     payload: dict[str, object] = {"model": "gpt-5.3-codex", "input": "Write a haiku about network latency."}
     if stream:

@@ -19,14 +19,10 @@ from aigateway.launcher import BASE_ENV
 from aigateway.litellm_config import AZURE_KEY_ENV, write_config
 from aigateway.settings import DEFAULT_LOCAL_KEY, LOCAL_PROJECT, Settings
 
-# The routes the front hands to LiteLLM, so their lazy route tables are built before readiness.
-_LITELLM_PATHS = (
-    ("POST", "/v1/chat/completions"),
-    ("POST", "/chat/completions"),
-    ("GET", "/v1/models"),
-    ("GET", "/models"),
-    ("GET", "/v1/model/info"),
-)
+# The routes the front hands to LiteLLM, so their lazy route tables are built before they are used.
+_LITELLM_PATHS = (("POST", "/v1/chat/completions"), ("POST", "/chat/completions"), ("GET", "/v1/model/info"))
+# How long a chat request arriving during a cold start waits for LiteLLM before a 503 + Retry-After.
+_LITELLM_START_WAIT_SECONDS = 60.0
 
 # LiteLLM switches that only add surface or work: docs, admin UI, telemetry, background jobs.
 _LITELLM_ENV: dict[str, str] = {
@@ -69,8 +65,10 @@ def prepare_environment(settings: Settings, endpoint: str, azure_key: str | None
 
 
 def build_app(settings: Settings, endpoint: str, azure_key: str | None) -> Any:
-    """The ASGI app: the front around LiteLLM's proxy app (environment must be prepared first)."""
+    """The ASGI app: the front, the direct path to Azure, and LiteLLM loading in the background
+    (environment must be prepared first)."""
     from aigateway.proxy import runtime, upstream
+    from aigateway.proxy.engine import LiteLLMEngine
     from aigateway.proxy.front import GatewayFront
     from aigateway.proxy.limits import build_limiter
 
@@ -80,12 +78,17 @@ def build_app(settings: Settings, endpoint: str, azure_key: str | None) -> Any:
         max_seconds=settings.gateway_retry_max_seconds,
         retry_after_cap_seconds=settings.gateway_retry_after_cap_seconds,
     )
-    upstream.install(policy)
-    from litellm.proxy.proxy_server import app as litellm_app
 
+    def load_litellm() -> Any:
+        upstream.install(policy)  # before LiteLLM creates any HTTP client
+        from litellm.proxy.proxy_server import app as litellm_app
+
+        _quiet_loggers()
+        return litellm_app
+
+    engine = LiteLLMEngine(load_litellm, _after_startup, wait_seconds=_LITELLM_START_WAIT_SECONDS)
     limiter = build_limiter(settings.gateway_redis_url, frozenset(settings.embeddings_aliases()))
-    direct = _passthrough(settings, endpoint, azure_key, policy)
-    return GatewayFront(litellm_app, rt, limiter, direct, on_started=lambda: _after_startup(litellm_app))
+    return GatewayFront(engine, rt, limiter, _passthrough(settings, endpoint, azure_key, policy))
 
 
 def _after_startup(litellm_app: Any) -> None:
@@ -128,7 +131,7 @@ def _quiet_loggers() -> None:
 
 def serve(settings: Settings) -> None:
     # LiteLLM's import creates millions of long-lived objects; collecting while they are created costs
-    # ~35% of the start-up time and finds nothing. Re-enabled (and they are frozen) once started.
+    # ~35% of its load time and finds nothing. Re-enabled (and they are frozen) once LiteLLM has started.
     gc.disable()
     import uvicorn
 
@@ -141,7 +144,6 @@ def serve(settings: Settings) -> None:
         azure_key = settings.azure_openai_api_key.get_secret_value() or None
     prepare_environment(settings, endpoint, azure_key)
     app = build_app(settings, endpoint, azure_key)
-    _quiet_loggers()
 
     host, port = settings.gateway_host, settings.gateway_port
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host

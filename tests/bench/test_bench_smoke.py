@@ -76,6 +76,7 @@ def test_throughput_cold_start_memory_and_generator(results: tuple[dict[str, Any
         cold = data["cold_start"][path]
         assert _positive(cold["ready_s"]["median"])
         assert _positive(cold["first_request_after_ready_s"]["median"])
+        assert cold["first_chat_s"]["median"] >= cold["ready_s"]["median"]
         mem = data["memory"][path]
         assert _positive(mem["idle_mb"])
         assert _positive(mem["after_mb"])
@@ -87,7 +88,10 @@ def test_throughput_cold_start_memory_and_generator(results: tuple[dict[str, Any
 
 def test_every_comparison_and_goal_is_computed(results: tuple[dict[str, Any], Path]) -> None:
     data, _ = results
-    assert len(data["gateway_vs_litellm"]) >= 10
-    assert all(_positive(v) for v in data["gateway_vs_litellm"].values())
+    ratios = data["gateway_vs_litellm"]
+    assert len(ratios) >= 10
+    # Ratios of *added* latency may be <= 0 when the gateway adds less than the noise; the rest may not.
+    assert all(isinstance(v, float) for v in ratios.values())
+    assert all(_positive(v) for name, v in ratios.items() if "added" not in name)
     assert len(data["goals"]) == 10
     assert all(isinstance(g["met"], bool) for g in data["goals"])

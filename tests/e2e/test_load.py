@@ -97,6 +97,9 @@ def test_memory_stays_flat_over_5000_requests(emulator: Emulator, gateway_factor
                     if i % 4 == 0:
                         body = {"model": "gpt-5.3-codex", "input": "hello", "stream": i % 8 == 0}
                         response = http.post("/v1/responses", json=body, timeout=30)
+                    elif i % 8 == 3:  # LiteLLM's bridge too (in the warm burst this also waits for it to load)
+                        chat = {"model": "gpt-5.3-codex", "messages": [{"role": "user", "content": "hello"}]}
+                        response = http.post("/v1/chat/completions", json=chat, timeout=60)
                     else:
                         body = {"model": "text-embedding-3-small", "input": ["a", "b", "c"]}
                         response = http.post("/v1/embeddings", json=body, timeout=30)

@@ -1,21 +1,23 @@
-"""The front answers the health probes itself: ready only between LiteLLM's start-up and shutdown.
+"""Start-up and probes: the front serves at once while LiteLLM loads in a thread; LiteLLM's routes wait.
 
-LiteLLM's app is replaced by a minimal ASGI lifespan handler here (the end-to-end tests run the real one),
-so the window before start-up completes can be held open and observed.
+LiteLLM's app is replaced by a minimal ASGI app here (the end-to-end tests run the real one), so the
+window while it "imports" can be held open and observed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 from aigateway.proxy import runtime
+from aigateway.proxy.engine import LiteLLMEngine
 from aigateway.proxy.front import GatewayFront
 from aigateway.proxy.limits import Limiter, LocalWindows
 from aigateway.settings import load_settings
 
 
-async def probe(front: GatewayFront, path: str, method: str = "GET") -> tuple[int, bytes]:
+async def call(app: Any, path: str, method: str = "GET") -> tuple[int, bytes]:
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
@@ -24,47 +26,89 @@ async def probe(front: GatewayFront, path: str, method: str = "GET") -> tuple[in
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "method": method, "path": path, "headers": [], "query_string": b""}
-    await front(scope, receive, send)
+    await app({"type": "http", "method": method, "path": path, "headers": [], "query_string": b""}, receive, send)
     return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
 
 
-def test_readiness_follows_litellm_lifespan_and_liveness_does_not() -> None:
+class FakeLiteLLM:
+    """Answers 200 'bridged' to any HTTP request and records its lifespan."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                self.events.append(message["type"])
+                await send({"type": message["type"] + ".complete"})
+                if message["type"] == "lifespan.shutdown":
+                    return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"bridged"})
+
+
+def make_front(load: Any, started: list[Any]) -> GatewayFront:
+    engine = LiteLLMEngine(load, started.append, wait_seconds=5)
+    rt = runtime.configure(load_settings({}))
+    return GatewayFront(engine, rt, Limiter(LocalWindows(), frozenset()), None)
+
+
+def test_serves_while_litellm_loads_and_its_routes_wait_for_it() -> None:
     async def scenario() -> None:
-        release_startup = asyncio.Event()
+        release = threading.Event()
+        fake = FakeLiteLLM()
 
-        async def litellm_lifespan(scope: Any, receive: Any, send: Any) -> None:
-            assert (await receive())["type"] == "lifespan.startup"
-            await release_startup.wait()
-            await send({"type": "lifespan.startup.complete"})
-            assert (await receive())["type"] == "lifespan.shutdown"
-            await send({"type": "lifespan.shutdown.complete"})
+        def load() -> FakeLiteLLM:
+            assert release.wait(5), "never released"
+            return fake
 
-        started: list[bool] = []
-        rt = runtime.configure(load_settings({}))
-        front = GatewayFront(
-            litellm_lifespan, rt, Limiter(LocalWindows(), frozenset()), None, on_started=lambda: started.append(True)
-        )
+        started: list[Any] = []
+        front = make_front(load, started)
+        assert (await call(front, "/health/readiness"))[0] == 503, "not ready before the lifespan started"
         to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         from_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         lifespan = asyncio.create_task(front({"type": "lifespan"}, to_app.get, from_app.put))
         await to_app.put({"type": "lifespan.startup"})
-        await asyncio.sleep(0.01)
-
-        assert await probe(front, "/health/readiness") == (503, b'{"status":"not ready"}')
-        assert (await probe(front, "/health/liveliness"))[0] == 200
-        assert not started
-
-        release_startup.set()
         assert (await from_app.get())["type"] == "lifespan.startup.complete"
-        assert started == [True], "the start-up hook ran before readiness turned 200"
-        assert await probe(front, "/health/readiness") == (200, b'{"status":"ready"}')
-        assert await probe(front, "/health/readiness", "HEAD") == (200, b"")
-        assert (await probe(front, "/health/readiness", "POST"))[0] == 405
+
+        assert await call(front, "/health/readiness") == (200, b'{"status":"ready"}')
+        assert await call(front, "/health/readiness", "HEAD") == (200, b"")
+        assert (await call(front, "/health/readiness", "POST"))[0] == 405
+        waiting = asyncio.create_task(call(front.app, "/v1/chat/completions", "POST"))
+        await asyncio.sleep(0.05)
+        assert not waiting.done() and not started, "LiteLLM's route waits while LiteLLM loads"
+
+        release.set()
+        assert await asyncio.wait_for(waiting, 5) == (200, b"bridged")
+        assert started == [fake] and fake.events == ["lifespan.startup"]
 
         await to_app.put({"type": "lifespan.shutdown"})
         assert (await from_app.get())["type"] == "lifespan.shutdown.complete"
-        assert (await probe(front, "/health/readiness"))[0] == 503
+        assert fake.events == ["lifespan.startup", "lifespan.shutdown"]
+        assert (await call(front, "/health/readiness"))[0] == 503, "not ready while shutting down"
+        await lifespan
+
+    asyncio.run(scenario())
+
+
+def test_litellm_failing_to_load_makes_the_replica_dead_and_its_routes_503() -> None:
+    async def scenario() -> None:
+        def load() -> Any:
+            raise ImportError("broken install")
+
+        front = make_front(load, [])
+        to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        from_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        lifespan = asyncio.create_task(front({"type": "lifespan"}, to_app.get, from_app.put))
+        await to_app.put({"type": "lifespan.startup"})
+        await from_app.get()
+        await front.app.wait()
+        assert (await call(front, "/health/liveliness"))[0] == 503
+        status, body = await call(front.app, "/v1/chat/completions", "POST")
+        assert status == 503 and b"bridge_unavailable" in body
+        await to_app.put({"type": "lifespan.shutdown"})
+        await from_app.get()
         await lifespan
 
     asyncio.run(scenario())

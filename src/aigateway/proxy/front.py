@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from aigateway.proxy import passthrough, routes
+from aigateway.proxy.engine import LiteLLMEngine
 from aigateway.proxy.keys import presented_key
 from aigateway.proxy.limits import Limiter
 from aigateway.proxy.runtime import Runtime
@@ -32,7 +33,6 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_EMBEDDING_INPUTS = 2048
 KEEPALIVE_COMMENT = b": keep-alive\n\n"
@@ -52,15 +52,9 @@ def error_body(message: str, type_: str, code: str | None, param: str | None = N
 
 class GatewayFront:
     def __init__(
-        self,
-        app: ASGIApp,
-        runtime: Runtime,
-        limiter: Limiter,
-        direct: passthrough.Passthrough | None,
-        on_started: Callable[[], None] | None = None,
+        self, engine: LiteLLMEngine, runtime: Runtime, limiter: Limiter, direct: passthrough.Passthrough | None
     ) -> None:
-        self.app = app
-        self.on_started = on_started  # runs once LiteLLM has started, before readiness turns 200
+        self.app = engine
         self.ready = False
         self.runtime = runtime
         self.limiter = limiter
@@ -83,42 +77,36 @@ class GatewayFront:
         elif scope["type"] == "websocket":
             await _refuse_websocket(scope, receive, send)
         elif scope["type"] == "lifespan":
-            await self.app(scope, self._lifespan_receive(receive), self._lifespan_send(send))
-        else:
-            await self.app(scope, receive, send)
+            await self._lifespan(scope, receive, send)
 
     async def _probe(self, scope: Scope, send: Send, route: routes.RouteMatch) -> None:
-        """Probes need no key, never reach Azure or LiteLLM, and are not logged. Ready = LiteLLM has started
-        and the process is not shutting down (LiteLLM's own probe would only add its route-table build)."""
+        """Probes need no key, never reach Azure or LiteLLM, and are not logged. Ready = serving (LiteLLM
+        may still be loading: its routes wait for it); not ready while shutting down. Alive unless LiteLLM
+        failed to load, so the platform replaces the replica."""
         if not route.method_allowed:
             await _respond(send, 405, error_body("Method not allowed", "invalid_request_error", None))
             return
-        if route.name == "/health/readiness" and not self.ready:
-            status, body = 503, b'{"status":"not ready"}'
+        if self.app.failed:
+            status, body = 503, b'{"status":"failed: the chat bridge did not start"}'
+        elif route.name != "/health/readiness":
+            status, body = 200, b'{"status":"alive"}'
+        elif self.ready:
+            status, body = 200, b'{"status":"ready"}'
         else:
-            status, body = 200, b'{"status":"ready"}' if route.name == "/health/readiness" else b'{"status":"alive"}'
+            status, body = 503, b'{"status":"not ready"}'
         await _respond(send, status, b"" if scope["method"] == "HEAD" else body)
 
-    def _lifespan_send(self, send: Send) -> Send:
-        async def lifespan_send(message: Message) -> None:
-            if message["type"] == "lifespan.startup.complete":
-                if self.on_started is not None:
-                    self.on_started()
-                self.ready = True
-            await send(message)
-
-        return lifespan_send
-
-    def _lifespan_receive(self, receive: Receive) -> Receive:
-        async def lifespan_receive() -> Message:
-            message = await receive()
-            if message["type"] == "lifespan.shutdown":
-                self.ready = False
-                if self.direct is not None:
-                    await self.direct.aclose()
-            return message
-
-        return lifespan_receive
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()  # lifespan.startup
+        self.app.begin(scope)
+        self.ready = True
+        await send({"type": "lifespan.startup.complete"})
+        await receive()  # lifespan.shutdown
+        self.ready = False
+        await self.app.stop()
+        if self.direct is not None:
+            await self.direct.aclose()
+        await send({"type": "lifespan.shutdown.complete"})
 
     async def _http(self, scope: Scope, receive: Receive, send: Send, route: routes.RouteMatch) -> None:
         record = RequestRecord(request_id=secrets.token_hex(8), route=route.name, method=scope["method"])
@@ -330,7 +318,9 @@ class GatewayFront:
     ) -> None:
         downstream = _Downstream(send, record, self.keepalive if record.stream else 0.0)
         try:
-            if self.direct is not None and record.route in passthrough.ROUTES:
+            if record.route in _MODEL_LIST_ROUTES:
+                await self._models(scope, downstream.send)
+            elif self.direct is not None and record.route in passthrough.ROUTES:
                 await self.direct(scope, body, payload, receive, downstream.send, record)
             else:
                 await self.app(scope, _replay(body, receive) if scope["method"] == "POST" else receive, downstream.send)
@@ -341,6 +331,24 @@ class GatewayFront:
         if record.status is not None and record.status >= 400 and record.error_source is None:
             upstream_failed = record.attempts > 0 and (record.upstream_status is None or record.upstream_status >= 400)
             record.error_source = "azure" if upstream_failed else "gateway"
+
+    async def _models(self, scope: Scope, send: Send) -> None:
+        """The configured aliases, in OpenAI's shape; answered here so it never waits for LiteLLM."""
+        models = {
+            alias: {"id": alias, "object": "model", "created": 0, "owned_by": "azure-openai"} for alias in self.aliases
+        }
+        if scope["path"].rstrip("/").endswith("/models"):
+            await _respond(send, 200, orjson.dumps({"object": "list", "data": sorted(models.values(), key=str)}))
+            return
+        wanted = scope["path"].rsplit("/", 1)[1]
+        if wanted in models:
+            await _respond(send, 200, orjson.dumps(models[wanted]))
+        else:
+            message = f"The model '{wanted}' does not exist on this gateway."
+            await _respond(send, 404, error_body(message, "invalid_request_error", "model_not_found", "model"))
+
+
+_MODEL_LIST_ROUTES = frozenset({"/v1/models", "/v1/models/{model}"})
 
 
 class _Downstream:
