@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import httpx
 import pytest
 
@@ -113,3 +115,27 @@ def test_every_other_route_is_closed(gateway: GatewayProcess, emulator: Emulator
         assert response.status_code in (404, 405), (method, path, response.status_code)
         assert "error" in response.json()
     assert not emulator.requests()
+
+
+@pytest.mark.parametrize("raw_path", ["/v1/responses/..", "/v1/responses/%2e%2e", "/v1/responses/x%2F..%2F..%2Fmodels"])
+def test_response_ids_cannot_walk_to_other_azure_routes(
+    gateway: GatewayProcess, emulator: Emulator, raw_path: str
+) -> None:
+    # Sent byte for byte (HTTP clients normalise `..` away): the id is relayed into Azure's URL, with our key.
+    host, port = gateway.url.removeprefix("http://").split(":")
+    request = (
+        f"GET {raw_path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TEAM_A_KEY}\r\nConnection: close\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(request.encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.split(b"\r\n", 1)[0].split()[1] == b"404", answer[:200]
+    request_id = next(
+        line.split(b":", 1)[1].strip().decode()
+        for line in answer.split(b"\r\n")
+        if line.lower().startswith(b"x-request-id")
+    )
+    line = next(entry for entry in request_lines(gateway.output()) if entry["request_id"] == request_id)
+    assert (line["route"], line["attempts"]) == ("other", 0), "refused by the front; Azure never asked"

@@ -75,7 +75,7 @@ def test_serves_while_litellm_loads_and_its_routes_wait_for_it() -> None:
         assert await call(front, "/health/readiness") == (200, b'{"status":"ready"}')
         assert await call(front, "/health/readiness", "HEAD") == (200, b"")
         assert (await call(front, "/health/readiness", "POST"))[0] == 405
-        waiting = asyncio.create_task(call(front.app, "/v1/chat/completions", "POST"))
+        waiting = asyncio.create_task(call(front.engine, "/v1/chat/completions", "POST"))
         await asyncio.sleep(0.05)
         assert not waiting.done() and not started, "LiteLLM's route waits while LiteLLM loads"
 
@@ -103,9 +103,9 @@ def test_litellm_failing_to_load_makes_the_replica_dead_and_its_routes_503() -> 
         lifespan = asyncio.create_task(front({"type": "lifespan"}, to_app.get, from_app.put))
         await to_app.put({"type": "lifespan.startup"})
         await from_app.get()
-        await front.app.wait()
+        await front.engine.wait()
         assert (await call(front, "/health/liveliness"))[0] == 503
-        status, body = await call(front.app, "/v1/chat/completions", "POST")
+        status, body = await call(front.engine, "/v1/chat/completions", "POST")
         assert status == 503 and b"bridge_unavailable" in body
         await to_app.put({"type": "lifespan.shutdown"})
         await from_app.get()

@@ -73,6 +73,9 @@ def test_key_lookup_and_header_forms() -> None:
         ("POST", "/responses", "api", "/v1/responses", True),
         ("GET", "/v1/responses", "api", "/v1/responses", False),
         ("DELETE", "/v1/responses/resp_1", "api", "/v1/responses/{id}", True),
+        ("GET", "/v1/responses/..", "unknown", "other", True),  # never a way to another Azure route
+        ("GET", "/v1/responses/resp_1%2F..", "unknown", "other", True),
+        ("GET", "/v1/responses/../models/input_items", "unknown", "other", True),
         ("POST", "/v1/v1/responses", "double_v1", "/v1/v1", True),
         ("GET", "/health/readiness", "health", "/health/readiness", True),
         ("GET", "/health", "unknown", "other", True),

@@ -54,7 +54,7 @@ class GatewayFront:
     def __init__(
         self, engine: LiteLLMEngine, runtime: Runtime, limiter: Limiter, direct: passthrough.Passthrough | None
     ) -> None:
-        self.app = engine
+        self.engine = engine  # LiteLLM, loading in the background
         self.ready = False
         self.runtime = runtime
         self.limiter = limiter
@@ -86,7 +86,7 @@ class GatewayFront:
         if not route.method_allowed:
             await _respond(send, 405, error_body("Method not allowed", "invalid_request_error", None))
             return
-        if self.app.failed:
+        if self.engine.failed:
             status, body = 503, b'{"status":"failed: the chat bridge did not start"}'
         elif route.name != "/health/readiness":
             status, body = 200, b'{"status":"alive"}'
@@ -98,12 +98,12 @@ class GatewayFront:
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         await receive()  # lifespan.startup
-        self.app.begin(scope)
+        self.engine.begin(scope)
         self.ready = True
         await send({"type": "lifespan.startup.complete"})
         await receive()  # lifespan.shutdown
         self.ready = False
-        await self.app.stop()
+        await self.engine.stop()
         if self.direct is not None:
             await self.direct.aclose()
         await send({"type": "lifespan.shutdown.complete"})
@@ -323,7 +323,9 @@ class GatewayFront:
             elif self.direct is not None and record.route in passthrough.ROUTES:
                 await self.direct(scope, body, payload, receive, downstream.send, record)
             else:
-                await self.app(scope, _replay(body, receive) if scope["method"] == "POST" else receive, downstream.send)
+                await self.engine(
+                    scope, _replay(body, receive) if scope["method"] == "POST" else receive, downstream.send
+                )
         except OSError:
             record.client_disconnected = True
         finally:
@@ -338,7 +340,8 @@ class GatewayFront:
             alias: {"id": alias, "object": "model", "created": 0, "owned_by": "azure-openai"} for alias in self.aliases
         }
         if scope["path"].rstrip("/").endswith("/models"):
-            await _respond(send, 200, orjson.dumps({"object": "list", "data": sorted(models.values(), key=str)}))
+            listed = [models[alias] for alias in sorted(models)]
+            await _respond(send, 200, orjson.dumps({"object": "list", "data": listed}))
             return
         wanted = scope["path"].rsplit("/", 1)[1]
         if wanted in models:

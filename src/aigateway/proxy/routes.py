@@ -12,6 +12,7 @@ from typing import Literal
 
 Kind = Literal["api", "health", "double_v1", "unknown"]
 
+# Response ids are relayed into Azure's URL: only id characters, so no `..` can walk to another Azure route.
 _API_ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("POST", re.compile(r"^/responses$"), "/v1/responses"),
     ("POST", re.compile(r"^/chat/completions$"), "/v1/chat/completions"),
@@ -19,10 +20,10 @@ _API_ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("GET", re.compile(r"^/models$"), "/v1/models"),
     ("GET", re.compile(r"^/models/[^/]+$"), "/v1/models/{model}"),
     ("GET", re.compile(r"^/model/info$"), "/v1/model/info"),
-    ("GET", re.compile(r"^/responses/[^/]+$"), "/v1/responses/{id}"),
-    ("DELETE", re.compile(r"^/responses/[^/]+$"), "/v1/responses/{id}"),
-    ("POST", re.compile(r"^/responses/[^/]+/cancel$"), "/v1/responses/{id}/cancel"),
-    ("GET", re.compile(r"^/responses/[^/]+/input_items$"), "/v1/responses/{id}/input_items"),
+    ("GET", re.compile(r"^/responses/[A-Za-z0-9_-]+$"), "/v1/responses/{id}"),
+    ("DELETE", re.compile(r"^/responses/[A-Za-z0-9_-]+$"), "/v1/responses/{id}"),
+    ("POST", re.compile(r"^/responses/[A-Za-z0-9_-]+/cancel$"), "/v1/responses/{id}/cancel"),
+    ("GET", re.compile(r"^/responses/[A-Za-z0-9_-]+/input_items$"), "/v1/responses/{id}/input_items"),
 )
 HEALTH_PATHS = frozenset({"/health/liveliness", "/health/liveness", "/health/readiness"})
 # Routes whose body names a model alias that must be configured.
