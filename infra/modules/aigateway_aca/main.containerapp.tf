@@ -92,15 +92,16 @@ resource "azurerm_container_app" "this" {
         }
       }
 
-      # LiteLLM boots in ~10 s: up to 5 + 12 x 5 = 65 s before the startup probe gives up.
+      # The gateway serves in ~1-2 s (LiteLLM, for chat only, loads after that in the background): probe
+      # every second so a scaled-from-zero replica takes traffic at once; up to 1 + 60 x 1 = 61 s to start.
       startup_probe {
         transport               = "HTTP"
         port                    = local.gateway_port
         path                    = "/health/liveliness"
-        initial_delay           = 5
-        interval_seconds        = 5
+        initial_delay           = 1
+        interval_seconds        = 1
         timeout                 = 3
-        failure_count_threshold = 12
+        failure_count_threshold = 60
       }
 
       liveness_probe {

@@ -262,9 +262,10 @@ run "probes" {
       azurerm_container_app.this[0].template[0].container[0].startup_probe[0].path == "/health/liveliness" &&
       azurerm_container_app.this[0].template[0].container[0].startup_probe[0].initial_delay +
       azurerm_container_app.this[0].template[0].container[0].startup_probe[0].interval_seconds *
-      azurerm_container_app.this[0].template[0].container[0].startup_probe[0].failure_count_threshold >= 30
+      azurerm_container_app.this[0].template[0].container[0].startup_probe[0].failure_count_threshold >= 30 &&
+      azurerm_container_app.this[0].template[0].container[0].startup_probe[0].interval_seconds <= 2
     )
-    error_message = "startup probe allows at least 30 s for LiteLLM's boot"
+    error_message = "startup probe allows at least 30 s to start, and probes at least every 2 s so a replica from zero serves at once"
   }
   assert {
     condition     = azurerm_container_app.this[0].template[0].container[0].command == tolist(["aigateway", "serve"])
