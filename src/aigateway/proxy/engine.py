@@ -15,16 +15,9 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Callable
 
-import orjson
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from aigateway.proxy.asgi import ASGIApp, Message, Receive, Scope, Send, error_body, respond_json
 
 log = logging.getLogger("aigateway.engine")
 
@@ -41,10 +34,6 @@ class LiteLLMEngine:
         self._to_app: asyncio.Queue[Message] = asyncio.Queue()
         self._from_app: asyncio.Queue[Message] = asyncio.Queue()
         self.failed = False
-
-    @property
-    def started(self) -> bool:
-        return self._started is not None and self._started.is_set()
 
     def begin(self, lifespan_scope: Scope) -> None:
         """Start loading; returns at once (call from the front's lifespan start-up)."""
@@ -120,25 +109,6 @@ def _settle(future: asyncio.Future[ASGIApp], result: ASGIApp | None, exc: BaseEx
 
 
 async def _unavailable(send: Send) -> None:
-    body = orjson.dumps(
-        {
-            "error": {
-                "message": "The gateway's chat bridge is still starting or failed to start; retry shortly.",
-                "type": "service_unavailable",
-                "code": "bridge_unavailable",
-                "param": None,
-            }
-        }
-    )
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 503,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", b"5"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    message = "The gateway's chat bridge is still starting or failed to start; retry shortly."
+    body = error_body(message, "service_unavailable", "bridge_unavailable")
+    await respond_json(send, 503, body, [(b"retry-after", b"5")])

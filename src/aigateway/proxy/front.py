@@ -17,22 +17,17 @@ import math
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
 
 from aigateway.proxy import passthrough, routes
+from aigateway.proxy.asgi import Message, Receive, Scope, Send, error_body, respond_json
 from aigateway.proxy.engine import LiteLLMEngine
 from aigateway.proxy.keys import presented_key
 from aigateway.proxy.limits import Limiter
 from aigateway.proxy.runtime import Runtime
 from aigateway.proxy.telemetry import RequestRecord, current_record, emit
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 MAX_EMBEDDING_INPUTS = 2048
 KEEPALIVE_COMMENT = b": keep-alive\n\n"
@@ -44,10 +39,6 @@ _TOKEN_PATTERNS = {
     "output": re.compile(rb'"(?:output_tokens|completion_tokens)"\s*:\s*(\d+)'),
 }
 _ERROR_CAPTURE_BYTES = 16_384
-
-
-def error_body(message: str, type_: str, code: str | None, param: str | None = None) -> bytes:
-    return orjson.dumps({"error": {"message": message, "type": type_, "code": code, "param": param}})
 
 
 class GatewayFront:
@@ -84,7 +75,7 @@ class GatewayFront:
         may still be loading: its routes wait for it); not ready while shutting down. Alive unless LiteLLM
         failed to load, so the platform replaces the replica."""
         if not route.method_allowed:
-            await _respond(send, 405, error_body("Method not allowed", "invalid_request_error", None))
+            await respond_json(send, 405, error_body("Method not allowed", "invalid_request_error", None))
             return
         if self.engine.failed:
             status, body = 503, b'{"status":"failed: the chat bridge did not start"}'
@@ -94,7 +85,7 @@ class GatewayFront:
             status, body = 200, b'{"status":"ready"}'
         else:
             status, body = 503, b'{"status":"not ready"}'
-        await _respond(send, status, b"" if scope["method"] == "HEAD" else body)
+        await respond_json(send, status, b"" if scope["method"] == "HEAD" else body)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         await receive()  # lifespan.startup
@@ -132,7 +123,7 @@ class GatewayFront:
         record.error_class = code or type_
         record.error_source = "gateway"
         body = error_body(message, type_, code, param)
-        await _respond(send, status, body, [(b"x-request-id", record.request_id.encode()), *(headers or [])])
+        await respond_json(send, status, body, [(b"x-request-id", record.request_id.encode()), *(headers or [])])
 
     async def _handle(
         self, scope: Scope, receive: Receive, send: Send, route: routes.RouteMatch, record: RequestRecord
@@ -341,14 +332,14 @@ class GatewayFront:
         }
         if scope["path"].rstrip("/").endswith("/models"):
             listed = [models[alias] for alias in sorted(models)]
-            await _respond(send, 200, orjson.dumps({"object": "list", "data": listed}))
+            await respond_json(send, 200, orjson.dumps({"object": "list", "data": listed}))
             return
         wanted = scope["path"].rsplit("/", 1)[1]
         if wanted in models:
-            await _respond(send, 200, orjson.dumps(models[wanted]))
+            await respond_json(send, 200, orjson.dumps(models[wanted]))
         else:
             message = f"The model '{wanted}' does not exist on this gateway."
-            await _respond(send, 404, error_body(message, "invalid_request_error", "model_not_found", "model"))
+            await respond_json(send, 404, error_body(message, "invalid_request_error", "model_not_found", "model"))
 
 
 _MODEL_LIST_ROUTES = frozenset({"/v1/models", "/v1/models/{model}"})
@@ -582,18 +573,6 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
-
-
-async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-            + (headers or []),
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 async def _refuse_websocket(scope: Scope, receive: Receive, send: Send) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -24,14 +24,11 @@ from urllib.parse import quote
 import aiohttp
 import orjson
 
+from aigateway.proxy.asgi import Message, Receive, Scope, Send, error_body, respond_json
 from aigateway.proxy.azure_auth import AzureAuth
 from aigateway.proxy.telemetry import RequestRecord
 from aigateway.proxy.upstream import RetryPolicy, retrying
 from aigateway.settings import Settings, is_v1_api_version
-
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 ROUTES = frozenset(
     {
@@ -133,7 +130,7 @@ class Passthrough:
 
     async def __call__(
         self,
-        scope: MutableMapping[str, Any],
+        scope: Scope,
         body: bytes,
         payload: dict[str, Any] | None,
         receive: Receive,
@@ -168,7 +165,7 @@ class Passthrough:
 
     async def _exchange(
         self,
-        scope: MutableMapping[str, Any],
+        scope: Scope,
         body: bytes,
         payload: dict[str, Any] | None,
         send: Send,
@@ -255,15 +252,7 @@ _STREAM_BROKEN_EVENT = (
 
 async def _fail(send: Send, record: RequestRecord, status: int, message: str, code: str) -> None:
     record.error_class, record.error_source = code, "azure"
-    body = orjson.dumps({"error": {"message": message, "type": "upstream_error", "code": code, "param": None}})
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await respond_json(send, status, error_body(message, "upstream_error", code))
 
 
 async def _disconnected(receive: Receive) -> None:
