@@ -55,6 +55,10 @@ class GatewayFront:
         self.max_concurrency = settings.gateway_max_concurrency
         self.keepalive = settings.gateway_keepalive_seconds
         self.aliases = frozenset(settings.model_aliases())
+        # /v1/models answers never change while the process runs: serialised once.
+        models = {a: {"id": a, "object": "model", "created": 0, "owned_by": "azure-openai"} for a in self.aliases}
+        self.model_bodies = {alias: orjson.dumps(model) for alias, model in models.items()}
+        self.model_list_body = orjson.dumps({"object": "list", "data": [models[a] for a in sorted(models)]})
         self.embedding_aliases = frozenset(settings.embeddings_aliases())
         self.inflight = 0
 
@@ -310,7 +314,7 @@ class GatewayFront:
         downstream = _Downstream(send, record, self.keepalive if record.stream else 0.0)
         try:
             if record.route in _MODEL_LIST_ROUTES:
-                await self._models(scope, downstream.send)
+                await self._models(scope, record.route, downstream.send)
             elif self.direct is not None and record.route in passthrough.ROUTES:
                 await self.direct(scope, body, payload, receive, downstream.send, record)
             else:
@@ -325,18 +329,14 @@ class GatewayFront:
             upstream_failed = record.attempts > 0 and (record.upstream_status is None or record.upstream_status >= 400)
             record.error_source = "azure" if upstream_failed else "gateway"
 
-    async def _models(self, scope: Scope, send: Send) -> None:
+    async def _models(self, scope: Scope, route: str, send: Send) -> None:
         """The configured aliases, in OpenAI's shape; answered here so it never waits for LiteLLM."""
-        models = {
-            alias: {"id": alias, "object": "model", "created": 0, "owned_by": "azure-openai"} for alias in self.aliases
-        }
-        if scope["path"].rstrip("/").endswith("/models"):
-            listed = [models[alias] for alias in sorted(models)]
-            await respond_json(send, 200, orjson.dumps({"object": "list", "data": listed}))
+        if route == "/v1/models":
+            await respond_json(send, 200, self.model_list_body)
             return
         wanted = scope["path"].rsplit("/", 1)[1]
-        if wanted in models:
-            await respond_json(send, 200, orjson.dumps(models[wanted]))
+        if wanted in self.model_bodies:
+            await respond_json(send, 200, self.model_bodies[wanted])
         else:
             message = f"The model '{wanted}' does not exist on this gateway."
             await respond_json(send, 404, error_body(message, "invalid_request_error", "model_not_found", "model"))
