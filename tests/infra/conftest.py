@@ -68,10 +68,13 @@ def tf(offline_mirror: OfflineMirror) -> TfRunner:
 
 
 def copy_infra(dest: Path) -> Path:
-    """infra/modules and infra/env copied to dest/infra without Terraform's working files."""
-    ignore = shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate", "*.tfstate.*")
+    """infra/modules and infra/env copied to dest/infra without Terraform's working files.
+
+    The environment roots' links into infra/env/shared stay links, so a change to a shared file in the
+    copy reaches every root, as it does in the repository."""
+    ignore = shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate", "*.tfstate.*", "*_override.tf")
     for part in ("modules", "env"):
-        shutil.copytree(INFRA / part, dest / "infra" / part, ignore=ignore)
+        shutil.copytree(INFRA / part, dest / "infra" / part, ignore=ignore, symlinks=True)
     return dest / "infra"
 
 

@@ -13,7 +13,8 @@ from tests.infra.conftest import ENVS, INFRA, MODULE, REPO
 
 pytestmark = pytest.mark.infra
 
-TF_FILES = sorted(p for p in INFRA.rglob("*.tf") if ".terraform" not in p.parts)
+# Each file once: the environment roots link to infra/env/shared (test_roots_share_one_set_of_files).
+TF_FILES = sorted(p for p in INFRA.rglob("*.tf") if ".terraform" not in p.parts and not p.is_symlink())
 HCL_FILES = TF_FILES + sorted(INFRA.rglob("*.tfvars")) + sorted(INFRA.rglob("*.tftest.hcl"))
 SCANNED = HCL_FILES + sorted((REPO / "tests" / "infra").rglob("*.tf"))
 
@@ -111,35 +112,36 @@ def test_module_has_no_provider_block() -> None:
         assert "provider" not in load(path), f"{path}: modules take providers from the root"
 
 
-def test_roots_are_identical_but_for_the_state_key() -> None:
-    files = ("terraform.tf", "providers.tf", "main.tf", "variables.tf", "outputs.tf")
-    for name in files:
-        dev = (INFRA / "env" / "dev" / name).read_text()
-        for env in ENVS:
-            text = (INFRA / "env" / env / name).read_text()
-            assert text.replace(f"aigateway/{env}.tfstate", "aigateway/dev.tfstate") == dev, f"{env}/{name} drifted"
+def test_roots_share_one_set_of_files() -> None:
+    # Nothing is written three times: each root is the shared files plus its own terraform.tfvars.
+    shared = sorted(p.name for p in (INFRA / "env" / "shared").glob("*.tf"))
+    assert shared == ["main.tf", "outputs.tf", "terraform.tf", "variables.tf"]
+    for env in ENVS:
+        root = INFRA / "env" / env
+        assert sorted(p.name for p in root.iterdir() if p.is_file() and not p.is_symlink()) == ["terraform.tfvars"]
+        for name in shared:
+            link = root / name
+            assert link.is_symlink() and str(link.readlink()) == f"../shared/{name}", f"{env}/{name}"
 
 
-@pytest.mark.parametrize("env", ENVS)
-def test_root_contract(env: str) -> None:
-    root = INFRA / "env" / env
-    backend = load(root / "terraform.tf")["terraform"][0]["backend"][0]["azurerm"]
+def test_root_contract() -> None:
+    shared = INFRA / "env" / "shared"
+    terraform = load(shared / "terraform.tf")["terraform"][0]
+    backend = terraform["backend"][0]["azurerm"]
     assert backend["use_oidc"] is True
     assert backend["use_azuread_auth"] is True
-    assert strip(backend["container_name"]) == "tfstate"
-    assert strip(backend["key"]) == f"aigateway/{env}.tfstate"
-    assert "storage_account_name" not in backend, "supplied with -backend-config by the pipeline"
-    outputs = {k for block in load(root / "outputs.tf")["output"] for k in block}
-    assert {
-        "gateway_url",
-        "resource_group_name",
-        "key_vault_name",
-        "registry_name",
-        "registry_login_server",
-        "container_app_name",
-    } <= outputs
-    variables = {k: v for block in load(root / "variables.tf")["variable"] for k, v in block.items()}
-    assert variables["image_digest"]["default"] is None
+    assert strip(backend["key"]) == "aigateway.tfstate"
+    # Account and the environment's own container come from scripts/deploy.py (-backend-config).
+    assert "storage_account_name" not in backend and "container_name" not in backend
+    azurerm = terraform["required_providers"][0]["azurerm"]
+    assert strip(azurerm["version"]) == "5.10.0", "plan and apply run the same provider build: pin it exactly"
+    outputs = {k for block in load(shared / "outputs.tf")["output"] for k in block}
+    assert outputs == {"deployment"}
+    deployment = (shared / "outputs.tf").read_text()
+    for key in ("gateway_url", "resource_group_name", "container_app_name", "image", "key_vault_name"):
+        assert f"{key} " in deployment, f"scripts/deploy.py reads deployment.{key}"
+    variables = {k: v for block in load(shared / "variables.tf")["variable"] for k, v in block.items()}
+    assert "default" not in variables["image"], "no apply without an image: it is required"
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -147,12 +149,12 @@ def test_tfvars_per_environment(env: str) -> None:
     tfvars = load(INFRA / "env" / env / "terraform.tfvars")
     assert strip(tfvars["env"]) == env
     assert "smoke" in {strip(k) for k in tfvars["projects"]}, "the pipeline's smoke suite uses project smoke"
-    assert "image_digest" not in tfvars, "the digest comes from the pipeline (-var), never from tfvars"
+    assert "image" not in tfvars, "the image comes from the pipeline (-var), never from tfvars"
     if env == "prod":
         assert tfvars["min_replicas"] >= 1
-        assert tfvars["key_vault_purge_protection_enabled"] is True
+        assert tfvars["shared_limits_enabled"] is True, "prod runs up to 5 replicas: limits must be shared"
     else:
-        assert tfvars["min_replicas"] == 0
+        assert tfvars.get("min_replicas", 0) == 0
 
 
 def test_operations_doc_has_the_module_queries() -> None:

@@ -60,20 +60,20 @@ MUTATIONS = {
     ),
     "bad_attribute_reference": (
         "modules/aigateway_aca/outputs.tf",
-        "azurerm_key_vault.this.vault_uri",
-        "azurerm_key_vault.this.vault_url",
-        'This object has no argument, nested block, or exported attribute named "vault_url"',
+        "azurerm_log_analytics_workspace.this.id",
+        "azurerm_log_analytics_workspace.this.resource_id",
+        'This object has no argument, nested block, or exported attribute named "resource_id"',
     ),
     "removed_4x_argument": (
-        "modules/aigateway_aca/main.keyvault.tf",
-        "rbac_authorization_enabled    = true",
-        "enable_rbac_authorization     = true",
-        'An argument named "enable_rbac_authorization" is not expected here',
+        "modules/aigateway_aca/main.monitoring.tf",
+        'sku                 = "PerGB2018"',
+        "local_authentication_disabled = true",
+        'An argument named "local_authentication_disabled" is not expected here',
     ),
     "unknown_resource_type": (
-        "modules/aigateway_aca/main.registry.tf",
-        'resource "azurerm_container_registry" "this"',
-        'resource "azurerm_container_registries" "this"',
+        "modules/aigateway_aca/main.redis.tf",
+        'resource "azurerm_managed_redis" "this"',
+        'resource "azurerm_managed_rediss" "this"',
         "The provider hashicorp/azurerm does not support resource type",
     ),
     "wrong_value_type": (
@@ -83,10 +83,10 @@ MUTATIONS = {
         "Incorrect attribute value type",
     ),
     "root_misspelt_module_argument": (
-        "env/prod/main.tf",
-        "registry_name_suffix = var.registry_name_suffix",
-        "registry_name_sufix  = var.registry_name_suffix",
-        'An argument named "registry_name_sufix" is not expected here',
+        "env/shared/main.tf",
+        "shared_limits_enabled     = var.shared_limits_enabled",
+        "shared_limits_enable      = var.shared_limits_enabled",
+        'An argument named "shared_limits_enable" is not expected here',
     ),
 }
 
@@ -122,7 +122,7 @@ def test_terraform_test_catches_a_wrong_default(tf: TfRunner, tmp_path: Path) ->
     locals_tf = workdir / "locals.tf"
     locals_tf.write_text(locals_tf.read_text().replace('var.env == "prod" ? 1 : 0', "0", 1))
     (workdir / "tests" / "unit.tftest.hcl").write_text(
-        (MODULE / "tests" / "unit.tftest.hcl").read_text().split('run "first_apply_without_image"')[0]
+        (MODULE / "tests" / "unit.tftest.hcl").read_text().split('run "image_from_the_shared_registry"')[0]
     )
     assert tf("init", "-backend=false", "-input=false", cwd=workdir).returncode == 0
     result = tf("test", cwd=workdir, timeout=400)

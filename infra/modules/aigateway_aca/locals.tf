@@ -12,21 +12,18 @@ locals {
   }
   location_short = coalesce(var.location_short, lookup(local.location_codes, var.location, "unknown"))
 
-  # pvc-{env}-aigateway-{type}-{location}, then each Azure rule:
-  # - Key Vault: 3-24 chars, globally unique. When the full form is longer (prod: 25), the workload
-  #   segment is abbreviated (pvc-prod-aigw-kv-san); dev/uat keep the full form (24).
-  # - Container registry: 5-50 alphanumerics, globally unique: hyphens dropped and a suffix added.
-  # - Container App: 2-32 chars (checked by a precondition). Everything else is far from its limit.
+  # pvc-{env}-aigateway-{type}-{location}. The resource group, identity and Key Vault are the bootstrap's
+  # (scripts/_az.py computes the same group and identity names); the Container App name has a 32-character
+  # limit (precondition); everything else is far from its limit.
   name_base = "${var.org_prefix}-${var.env}-${var.workload}"
   names = {
     resource_group            = "${local.name_base}-rg-${local.location_short}"
+    identity                  = "${local.name_base}-id-${local.location_short}"
     log_analytics             = "${local.name_base}-log-${local.location_short}"
     application_insights      = "${local.name_base}-appi-${local.location_short}"
-    identity                  = "${local.name_base}-id-${local.location_short}"
-    key_vault                 = length("${local.name_base}-kv-${local.location_short}") <= 24 ? "${local.name_base}-kv-${local.location_short}" : "${var.org_prefix}-${var.env}-${var.workload_short}-kv-${local.location_short}"
-    container_registry        = "${var.org_prefix}${var.env}${var.workload}cr${local.location_short}${var.registry_name_suffix}"
     container_app_environment = "${local.name_base}-cae-${local.location_short}"
     container_app             = "${local.name_base}-ca-${local.location_short}"
+    redis                     = "${local.name_base}-redis-${local.location_short}"
     action_group              = "${local.name_base}-ag-${local.location_short}"
     alert_server_errors       = "${local.name_base}-alert-5xx-${local.location_short}"
     alert_upstream_failures   = "${local.name_base}-alert-upstream-${local.location_short}"
@@ -43,10 +40,16 @@ locals {
     var.tags,
   )
 
-  min_replicas             = coalesce(var.min_replicas, var.env == "prod" ? 1 : 0)
-  purge_protection_enabled = coalesce(var.key_vault_purge_protection_enabled, var.env == "prod")
-  app_enabled              = var.image_digest != null
-  image                    = local.app_enabled ? "${azurerm_container_registry.this.login_server}/${var.image_repository}@${var.image_digest}" : null
+  location              = data.azurerm_resource_group.this.location
+  min_replicas          = coalesce(var.min_replicas, var.env == "prod" ? 1 : 0)
+  shared_limits_enabled = coalesce(var.shared_limits_enabled, var.env == "prod")
+  registry_server       = split("/", var.image)[0]
+  key_vault_name        = one(data.azurerm_resources.key_vault.resources[*].name)
+  key_vault_uri         = "https://${local.key_vault_name}.vault.azure.net/"
+  identity              = data.azurerm_user_assigned_identity.this
+
+  # The managed identity signs in to Azure OpenAI (keyless) and to Redis; AZURE_CLIENT_ID picks it.
+  uses_entra = var.azure_openai_auth == "entra" || local.shared_limits_enabled
 
   # Secrets: Key Vault secret name -> container env var. Only references (versionless IDs) reach
   # Terraform; the values are written out of band by the secrets script and never enter state.
@@ -69,13 +72,13 @@ locals {
       GATEWAY_HOST                        = "0.0.0.0"
       GATEWAY_PORT                        = tostring(local.gateway_port)
       GATEWAY_MAX_CONCURRENCY             = tostring(var.gateway_max_concurrency)
-      GATEWAY_REDIS_URL                   = ""
+      GATEWAY_REDIS_URL                   = local.redis_url
+      GATEWAY_REDIS_AUTH                  = local.shared_limits_enabled ? "entra" : "none"
       GATEWAY_KEEPALIVE_SECONDS           = tostring(var.gateway_keepalive_seconds)
       GATEWAY_PROJECT_LIMITS              = jsonencode(var.projects)
       LITELLM_LOCAL_MODEL_COST_MAP        = "True"
     },
-    # AZURE_CLIENT_ID picks the user-assigned identity for Entra tokens (DefaultAzureCredential).
-    var.azure_openai_auth == "entra" ? { AZURE_CLIENT_ID = azurerm_user_assigned_identity.this.client_id } : {},
+    local.uses_entra ? { AZURE_CLIENT_ID = local.identity.client_id } : {},
     var.gateway_extra_settings,
   )
 

@@ -5,7 +5,7 @@ resource "azurerm_monitor_action_group" "this" {
   count = length(var.alert_email_addresses) > 0 ? 1 : 0
 
   name                = local.names.action_group
-  resource_group_name = azurerm_resource_group.this.name
+  resource_group_name = data.azurerm_resource_group.this.name
   short_name          = substr("aigw-${var.env}", 0, 12)
   tags                = local.tags
 
@@ -52,8 +52,8 @@ resource "azurerm_monitor_scheduled_query_rules_alert_v2" "this" {
   for_each = local.alerts
 
   name                 = each.value.name
-  resource_group_name  = azurerm_resource_group.this.name
-  location             = azurerm_resource_group.this.location
+  resource_group_name  = data.azurerm_resource_group.this.name
+  location             = local.location
   description          = each.value.description
   severity             = each.value.severity
   scopes               = [azurerm_log_analytics_workspace.this.id]

@@ -1,30 +1,38 @@
 resource "azurerm_container_app_environment" "this" {
   name                       = local.names.container_app_environment
-  location                   = azurerm_resource_group.this.location
-  resource_group_name        = azurerm_resource_group.this.name
+  location                   = local.location
+  resource_group_name        = data.azurerm_resource_group.this.name
   logs_destination           = "log-analytics"
   log_analytics_workspace_id = azurerm_log_analytics_workspace.this.id
   tags                       = local.tags
+
+  lifecycle {
+    precondition {
+      condition     = local.location_short != "unknown"
+      error_message = "No short code for location ${var.location}: pass location_short."
+    }
+  }
 }
 
-# Created only once the pipeline has pushed an image (image_digest != null): see README.md, first apply.
+# Exists from the first apply on, always running the image the pipeline passes (var.image, by digest).
+# Single revision mode: a new revision takes traffic only once healthy, so a bad image leaves the old
+# one serving (scripts/deploy.py verifies which one serves and rolls back). Never destroyed by Terraform:
+# scripts/deploy.py refuses any plan that deletes or replaces it, and prevent_destroy stops the rest.
 resource "azurerm_container_app" "this" {
-  count = local.app_enabled ? 1 : 0
-
   name                         = local.names.container_app
-  resource_group_name          = azurerm_resource_group.this.name
+  resource_group_name          = data.azurerm_resource_group.this.name
   container_app_environment_id = azurerm_container_app_environment.this.id
   revision_mode                = "Single"
   tags                         = local.tags
 
   identity {
     type         = "UserAssigned"
-    identity_ids = [azurerm_user_assigned_identity.this.id]
+    identity_ids = [local.identity.id]
   }
 
   registry {
-    server   = azurerm_container_registry.this.login_server
-    identity = azurerm_user_assigned_identity.this.id
+    server   = local.registry_server
+    identity = local.identity.id
   }
 
   # Every secret is a versionless Key Vault reference read with the user-assigned identity; Container
@@ -33,8 +41,8 @@ resource "azurerm_container_app" "this" {
     for_each = local.secret_env
     content {
       name                = secret.key
-      key_vault_secret_id = "${azurerm_key_vault.this.vault_uri}secrets/${secret.key}"
-      identity            = azurerm_user_assigned_identity.this.id
+      key_vault_secret_id = "${local.key_vault_uri}secrets/${secret.key}"
+      identity            = local.identity.id
     }
   }
 
@@ -71,7 +79,7 @@ resource "azurerm_container_app" "this" {
 
     container {
       name    = "gateway"
-      image   = local.image
+      image   = var.image
       cpu     = var.container_cpu
       memory  = var.container_memory
       command = ["aigateway", "serve"]
@@ -125,15 +133,9 @@ resource "azurerm_container_app" "this" {
     }
   }
 
-  # The identity must hold its roles before the first revision pulls the image and resolves the Key
-  # Vault references. Azure RBAC can lag minutes behind the assignment; see README.md.
-  depends_on = [
-    azurerm_role_assignment.key_vault_secrets_user,
-    azurerm_role_assignment.acr_pull,
-    azurerm_role_assignment.openai_user,
-  ]
-
   lifecycle {
+    prevent_destroy = true
+
     precondition {
       condition     = length(local.names.container_app) <= 32 && can(regex("^[a-z][a-z0-9-]*[a-z0-9]$", local.names.container_app))
       error_message = "Container App name ${local.names.container_app} breaks Azure's rule (2-32 lower-case chars)."

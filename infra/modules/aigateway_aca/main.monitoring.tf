@@ -1,7 +1,7 @@
 resource "azurerm_log_analytics_workspace" "this" {
   name                = local.names.log_analytics
-  location            = azurerm_resource_group.this.location
-  resource_group_name = azurerm_resource_group.this.name
+  location            = local.location
+  resource_group_name = data.azurerm_resource_group.this.name
   sku                 = "PerGB2018"
   retention_in_days   = var.log_analytics_retention_days
   daily_quota_gb      = var.log_analytics_daily_quota_gb
@@ -12,8 +12,8 @@ resource "azurerm_application_insights" "this" {
   count = var.application_insights_enabled ? 1 : 0
 
   name                = local.names.application_insights
-  location            = azurerm_resource_group.this.location
-  resource_group_name = azurerm_resource_group.this.name
+  location            = local.location
+  resource_group_name = data.azurerm_resource_group.this.name
   application_type    = "web"
   workspace_id        = azurerm_log_analytics_workspace.this.id
   tags                = local.tags

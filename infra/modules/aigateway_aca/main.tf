@@ -1,37 +1,29 @@
-# Resource group and identity. Other topics: main.monitoring.tf, main.keyvault.tf, main.registry.tf,
-# main.containerapp.tf, main.alerts.tf.
+# What the bootstrap made (scripts/bootstrap_env.py), read here, never managed here: the resource group,
+# the app's user-assigned identity and the Key Vault, with every role assignment the app needs. They exist
+# before the first apply, so that apply creates a serving app in one pass (the vault already holds the
+# secrets the app references; the identity's roles have had time to propagate), and no identity that
+# runs Terraform needs the right to grant roles. Other topics: main.monitoring.tf, main.containerapp.tf,
+# main.redis.tf, main.alerts.tf.
 
-data "azurerm_client_config" "current" {}
+data "azurerm_resource_group" "this" {
+  name = local.names.resource_group
+}
 
-resource "azurerm_resource_group" "this" {
-  name     = local.names.resource_group
-  location = var.location
-  tags     = local.tags
+data "azurerm_user_assigned_identity" "this" {
+  name                = local.names.identity
+  resource_group_name = data.azurerm_resource_group.this.name
+}
+
+# The vault's name carries a suffix that makes it globally unique (chosen by the bootstrap), so it is
+# found as the one vault in the group rather than recomputed here.
+data "azurerm_resources" "key_vault" {
+  resource_group_name = data.azurerm_resource_group.this.name
+  type                = "Microsoft.KeyVault/vaults"
 
   lifecycle {
-    precondition {
-      condition     = local.location_short != "unknown"
-      error_message = "No short code for location ${var.location}: pass location_short."
+    postcondition {
+      condition     = length(self.resources) == 1
+      error_message = "Expected exactly one Key Vault in ${local.names.resource_group}, found ${length(self.resources)}: run scripts/bootstrap_env.py for this environment (docs/deploy.md)."
     }
   }
-}
-
-# The app's only identity. User-assigned, so it exists (and holds its roles) before the Container App
-# is created: a system-assigned identity cannot read Key Vault references during the app's own creation.
-resource "azurerm_user_assigned_identity" "this" {
-  name                = local.names.identity
-  location            = azurerm_resource_group.this.location
-  resource_group_name = azurerm_resource_group.this.name
-  tags                = local.tags
-}
-
-# Keyless Azure OpenAI (azure_openai_auth = entra): the identity may call the deployments, nothing more.
-resource "azurerm_role_assignment" "openai_user" {
-  count = var.azure_openai_auth == "entra" ? 1 : 0
-
-  scope                            = var.azure_openai_resource_id
-  role_definition_name             = "Cognitive Services OpenAI User"
-  principal_id                     = azurerm_user_assigned_identity.this.principal_id
-  principal_type                   = "ServicePrincipal"
-  skip_service_principal_aad_check = true
 }

@@ -1,41 +1,31 @@
 output "gateway_url" {
-  description = "https://<fqdn> of the gateway, or null before the Container App exists (image_digest = null)."
-  value       = local.app_enabled ? "https://${azurerm_container_app.this[0].ingress[0].fqdn}" : null
+  description = "https://<fqdn> of the gateway: the base URL clients use (with /v1 for OpenAI SDKs)."
+  value       = "https://${azurerm_container_app.this.ingress[0].fqdn}"
 }
 
 output "resource_group_name" {
-  description = "Name of the environment's resource group."
-  value       = azurerm_resource_group.this.name
+  description = "Name of the environment's resource group (made by the bootstrap)."
+  value       = data.azurerm_resource_group.this.name
 }
 
 output "key_vault_name" {
-  description = "Name of the Key Vault holding the gateway's secrets (filled by the secrets script)."
-  value       = azurerm_key_vault.this.name
-}
-
-output "key_vault_uri" {
-  description = "Vault URI, https://<name>.vault.azure.net/."
-  value       = azurerm_key_vault.this.vault_uri
+  description = "Name of the Key Vault holding the gateway's secrets (made by the bootstrap, filled by the secrets script)."
+  value       = local.key_vault_name
 }
 
 output "key_vault_secret_names" {
-  description = "Key Vault secret names the Container App references (map secret name -> environment variable). The secrets script must create each one."
+  description = "Key Vault secret names the Container App references (map secret name -> environment variable). Each must exist before an apply (scripts/deploy.py checks)."
   value       = local.secret_env
 }
 
-output "registry_name" {
-  description = "Name of the container registry."
-  value       = azurerm_container_registry.this.name
-}
-
-output "registry_login_server" {
-  description = "Login server of the container registry (<name>.azurecr.io); the image is <login server>/<image_repository>@<digest>."
-  value       = azurerm_container_registry.this.login_server
-}
-
 output "container_app_name" {
-  description = "Name of the Container App (computed from the naming rule; the app itself exists only once image_digest is set)."
-  value       = local.names.container_app
+  description = "Name of the Container App."
+  value       = azurerm_container_app.this.name
+}
+
+output "image" {
+  description = "Image the Container App is configured to run (<registry>/<repository>@sha256:...)."
+  value       = var.image
 }
 
 output "container_app_environment_id" {
@@ -44,18 +34,18 @@ output "container_app_environment_id" {
 }
 
 output "container_app_outbound_ip_addresses" {
-  description = "Outbound IPs of the Container App (for the Key Vault firewall or Azure OpenAI network rules); empty before the app exists."
-  value       = local.app_enabled ? azurerm_container_app.this[0].outbound_ip_addresses : []
+  description = "Outbound IPs of the Container App (for Azure OpenAI or Key Vault network rules)."
+  value       = azurerm_container_app.this.outbound_ip_addresses
+}
+
+output "ingress_allowed_ip_ranges" {
+  description = "CIDR ranges allowed to reach the gateway; empty = the internet. Non-empty means a smoke test must run from inside one of them."
+  value       = var.ingress_allowed_ip_ranges
 }
 
 output "identity_client_id" {
-  description = "Client ID of the app's user-assigned identity (AZURE_CLIENT_ID for keyless Azure OpenAI)."
-  value       = azurerm_user_assigned_identity.this.client_id
-}
-
-output "identity_principal_id" {
-  description = "Principal (object) ID of the app's user-assigned identity."
-  value       = azurerm_user_assigned_identity.this.principal_id
+  description = "Client ID of the app's user-assigned identity (AZURE_CLIENT_ID for keyless Azure OpenAI and Redis)."
+  value       = local.identity.client_id
 }
 
 output "log_analytics_workspace_id" {
@@ -63,10 +53,9 @@ output "log_analytics_workspace_id" {
   value       = azurerm_log_analytics_workspace.this.id
 }
 
-output "application_insights_connection_string" {
-  description = "Connection string of Application Insights, or null when it is not enabled."
-  value       = var.application_insights_enabled ? azurerm_application_insights.this[0].connection_string : null
-  sensitive   = true
+output "shared_limits_redis_hostname" {
+  description = "Host name of the Managed Redis behind the shared limits, or null when shared limits are off."
+  value       = local.shared_limits_enabled ? azurerm_managed_redis.this[0].hostname : null
 }
 
 output "names" {

@@ -4,7 +4,7 @@
 
 variable "env" {
   type        = string
-  description = "Environment name: dev, uat or prod. Drives names, tags and the replica/purge-protection defaults."
+  description = "Environment name: dev, uat or prod. Drives names, tags and the replica and shared-limits defaults."
   nullable    = false
 
   validation {
@@ -57,24 +57,13 @@ variable "workload" {
 
 variable "workload_short" {
   type        = string
-  description = "Abbreviated workload used only where the full name breaks an Azure length rule (Key Vault > 24 characters)."
+  description = "Abbreviated workload, kept for names with tight length rules (the Key Vault, made by the bootstrap, uses it)."
   default     = "aigw"
   nullable    = false
 
   validation {
     condition     = can(regex("^[a-z][a-z0-9]{1,5}$", var.workload_short))
     error_message = "workload_short must be 2-6 lower-case letters/digits starting with a letter."
-  }
-}
-
-variable "registry_name_suffix" {
-  type        = string
-  description = "Suffix that makes the container registry name globally unique (registry = {org}{env}{workload}cr{loc}{suffix}, alphanumeric only)."
-  nullable    = false
-
-  validation {
-    condition     = can(regex("^[a-z0-9]{2,8}$", var.registry_name_suffix))
-    error_message = "registry_name_suffix must be 2-8 lower-case letters or digits (registry names allow no hyphens)."
   }
 }
 
@@ -149,70 +138,17 @@ variable "alert_thresholds" {
 }
 
 # ---------------------------------------------------------------------------------------------------
-# Key Vault
-# ---------------------------------------------------------------------------------------------------
-
-variable "key_vault_purge_protection_enabled" {
-  type        = bool
-  description = "Purge protection on the Key Vault. Cannot be turned off once on; null = on in prod, off elsewhere (so dev/uat can be torn down and recreated under the same name)."
-  default     = null
-}
-
-variable "key_vault_soft_delete_retention_days" {
-  type        = number
-  description = "Soft-delete retention of the Key Vault in days (7-90). Set once at creation."
-  default     = 90
-  nullable    = false
-
-  validation {
-    condition     = var.key_vault_soft_delete_retention_days >= 7 && var.key_vault_soft_delete_retention_days <= 90
-    error_message = "key_vault_soft_delete_retention_days must be between 7 and 90."
-  }
-}
-
-variable "key_vault_public_network_access_enabled" {
-  type        = bool
-  description = "Whether the Key Vault's public endpoint is reachable (access is still Entra ID RBAC only). The Container App and the secrets script reach the vault over it; false needs private networking, which this module does not build."
-  default     = true
-  nullable    = false
-}
-
-variable "key_vault_allowed_ip_ranges" {
-  type        = list(string)
-  description = "CIDR ranges allowed through the Key Vault firewall. Empty = firewall open (RBAC still applies). Non-empty = default Deny: include the Container Apps environment's outbound IPs and the deploying runner's."
-  default     = []
-  nullable    = false
-
-  validation {
-    condition     = alltrue([for r in var.key_vault_allowed_ip_ranges : can(cidrhost(r, 0))])
-    error_message = "key_vault_allowed_ip_ranges must be CIDR ranges such as 203.0.113.0/24."
-  }
-}
-
-# ---------------------------------------------------------------------------------------------------
 # Container App
 # ---------------------------------------------------------------------------------------------------
 
-variable "image_repository" {
+variable "image" {
   type        = string
-  description = "Repository of the gateway image inside the module's registry."
-  default     = "aigateway"
+  description = "Gateway image pinned by digest, <registry>/<repository>@sha256:<64 hex>, from the shared registry the bootstrap created (the pipeline builds it once and passes the same reference to every environment). The app pulls it with its identity (AcrPull, granted by the bootstrap)."
   nullable    = false
 
   validation {
-    condition     = can(regex("^[a-z0-9]+([._/-][a-z0-9]+)*$", var.image_repository))
-    error_message = "image_repository must be a lower-case repository path."
-  }
-}
-
-variable "image_digest" {
-  type        = string
-  description = "Digest of the gateway image (sha256:<64 hex>) pushed by the pipeline. null = first apply: everything but the Container App is created, so the pipeline can push the first image and fill the vault."
-  default     = null
-
-  validation {
-    condition     = var.image_digest == null || can(regex("^sha256:[0-9a-f]{64}$", var.image_digest))
-    error_message = "image_digest must be null or sha256: followed by 64 lower-case hex digits."
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]*(:[0-9]+)?/[a-z0-9]+([._/-][a-z0-9]+)*@sha256:[0-9a-f]{64}$", var.image))
+    error_message = "image must be <registry>/<repository>@sha256:<64 lower-case hex>: pinned by digest, never a tag."
   }
 }
 
@@ -309,29 +245,13 @@ variable "azure_openai_endpoint" {
 
 variable "azure_openai_auth" {
   type        = string
-  description = "How the gateway authenticates to Azure OpenAI: entra (default; the user-assigned identity gets Cognitive Services OpenAI User, no key exists anywhere) or key (Key Vault secret azure-openai-api-key)."
+  description = "How the gateway authenticates to Azure OpenAI: entra (default; the app's identity holds Cognitive Services OpenAI User on the account, granted by scripts/bootstrap_env.py --openai-resource-id; no key exists anywhere) or key (Key Vault secret azure-openai-api-key)."
   default     = "entra"
   nullable    = false
 
   validation {
     condition     = contains(["entra", "key"], var.azure_openai_auth)
     error_message = "azure_openai_auth must be entra or key."
-  }
-}
-
-variable "azure_openai_resource_id" {
-  type        = string
-  description = "Resource ID of the existing Azure OpenAI account; required when azure_openai_auth = entra (the role is assigned on it)."
-  default     = null
-
-  validation {
-    condition     = var.azure_openai_resource_id == null || can(regex("(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\\.CognitiveServices/accounts/[^/]+$", var.azure_openai_resource_id))
-    error_message = "azure_openai_resource_id must be a Microsoft.CognitiveServices/accounts resource ID."
-  }
-
-  validation {
-    condition     = var.azure_openai_auth != "entra" || var.azure_openai_resource_id != null
-    error_message = "azure_openai_resource_id is required when azure_openai_auth = entra (the identity's role is assigned on it)."
   }
 }
 
@@ -442,5 +362,27 @@ variable "projects" {
   validation {
     condition     = alltrue([for p in values(var.projects) : p.rpm >= 1 && p.max_parallel >= 1 && p.embeddings_rpm >= 0])
     error_message = "project limits must be positive (embeddings_rpm may be 0 to forbid embeddings)."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Shared rate limits (Redis)
+# ---------------------------------------------------------------------------------------------------
+
+variable "shared_limits_enabled" {
+  type        = bool
+  description = "Provision an Azure Managed Redis (Entra ID auth only, no access keys) and point every replica's per-minute limits at it, so N replicas enforce one limit instead of N. null = on in prod only."
+  default     = null
+}
+
+variable "shared_limits_redis_sku" {
+  type        = string
+  description = "Azure Managed Redis SKU for the shared limits (a few hundred small keys: the smallest Balanced size is plenty)."
+  default     = "Balanced_B0"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^(Balanced|MemoryOptimized|ComputeOptimized|FlashOptimized)_[A-Z][0-9]+$", var.shared_limits_redis_sku))
+    error_message = "shared_limits_redis_sku must be an Azure Managed Redis SKU such as Balanced_B0."
   }
 }
