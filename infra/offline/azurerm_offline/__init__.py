@@ -4,6 +4,9 @@
   PyPI ``cdktn-provider-azurerm`` wheel (jsii bindings generated from the provider's own schema).
 * :mod:`azurerm_offline.provider` serves that schema over the plugin protocol (PyPI ``tf``), so
   ``terraform validate`` / ``terraform test`` with ``mock_provider`` check our code against it.
+* :mod:`azurerm_offline.fake_crud` is its fake-Azure mode (``FAKE_AZURE_STATE`` set): real ``plan`` /
+  ``apply`` / ``show`` / ``output`` against one fake subscription in a JSON file
+  (:mod:`azurerm_offline.fake_azure`, shared with the fake ``az`` of the deploy rehearsal).
 * :mod:`azurerm_offline.mirror` fetches and caches the wheel, builds the schema and lays out a
   filesystem mirror plus the CLI config file that points Terraform at it.
 """

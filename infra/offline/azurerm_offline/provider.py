@@ -5,6 +5,10 @@ Terraform needs nothing else for ``init``, ``validate`` and ``terraform test`` w
 reach Azure (plan, apply, read, import) returns an error diagnostic, so a mistaken real ``plan`` against
 this provider fails loudly instead of pretending.
 
+Fake-Azure mode: started with ``FAKE_AZURE_STATE`` in its environment (Terraform passes its own environment
+to plugins), the provider plans, applies and reads against that fake subscription file instead
+(:mod:`azurerm_offline.fake_crud`), for deploy rehearsals with real ``terraform plan`` / ``apply``.
+
 Run as ``python -m azurerm_offline.provider <schema.json>``; the go-plugin handshake, the gRPC server and
 AutoMTLS come from the PyPI ``tf`` package (``tf.runner.run_provider``).
 """
@@ -12,6 +16,7 @@ AutoMTLS come from the PyPI ``tf`` package (``tf.runner.run_provider``).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,6 +27,7 @@ from tf import runner
 from tf.gen import tfplugin_pb2 as pb
 from tf.gen import tfplugin_pb2_grpc as rpc
 
+from azurerm_offline import fake_azure
 from azurerm_offline.schema import PROVIDER_ADDRESS, JsonObj
 
 _NESTING = {
@@ -153,9 +159,19 @@ class _Identity:
         return PROVIDER_ADDRESS
 
 
+def make_servicer(schema_path: Path, environ: dict[str, str] | None = None) -> SchemaOnlyServicer:
+    """Schema-only, or fake Azure when ``FAKE_AZURE_STATE`` names a fake subscription file."""
+    state = (os.environ if environ is None else environ).get(fake_azure.ENV_VAR)
+    if state:
+        from azurerm_offline.fake_crud import FakeAzureServicer  # loaded only in fake mode
+
+        return FakeAzureServicer(schema_path, os.path.abspath(state))
+    return SchemaOnlyServicer(schema_path)
+
+
 def serve(schema_path: Path, argv: list[str]) -> None:
     """Serve the schema over the go-plugin protocol until Terraform stops the plugin."""
-    servicer = SchemaOnlyServicer(schema_path)
+    servicer = make_servicer(schema_path)
     # run_provider builds its servicer as tf.provider.ProviderServicer(provider); hand it ours instead
     # of tf's class-per-resource one (we have 1,500 schemas, not Python classes).
     tf.provider.ProviderServicer = lambda _provider: servicer
