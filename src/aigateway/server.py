@@ -87,7 +87,12 @@ def build_app(settings: Settings, endpoint: str, azure_key: str | None) -> Any:
         return litellm_app
 
     engine = LiteLLMEngine(load_litellm, _after_startup, wait_seconds=_LITELLM_START_WAIT_SECONDS)
-    limiter = build_limiter(settings.gateway_redis_url, frozenset(settings.embeddings_aliases()))
+    limiter = build_limiter(
+        settings.gateway_redis_url,
+        frozenset(settings.embeddings_aliases()),
+        settings.gateway_redis_auth,
+        os.environ.get("AZURE_CLIENT_ID"),
+    )
     return GatewayFront(engine, rt, limiter, _passthrough(settings, endpoint, azure_key, policy))
 
 

@@ -99,6 +99,7 @@ class Settings(BaseSettings):
     gateway_embeddings_rpm: int = Field(default=120, ge=1)
     gateway_max_concurrency: int = Field(default=64, ge=1)
     gateway_redis_url: str = ""
+    gateway_redis_auth: Literal["none", "entra"] = "none"
 
     gateway_retry_attempts: int = Field(default=3, ge=1, le=10)
     gateway_retry_max_seconds: float = Field(default=60.0, gt=0, le=600)
@@ -149,6 +150,19 @@ class Settings(BaseSettings):
         if value and not re.match(r"^rediss?://", value):
             raise ValueError("must start with redis:// or rediss://")
         return value
+
+    @model_validator(mode="after")
+    def _redis_entra_needs_tls(self) -> Settings:
+        if self.gateway_redis_auth != "entra":
+            return self
+        if not self.gateway_redis_url.startswith("rediss://"):
+            raise ValueError(
+                "GATEWAY_REDIS_AUTH: entra needs GATEWAY_REDIS_URL to be a TLS URL, rediss://<host>:<port> "
+                "(Azure Redis takes Entra tokens over TLS only)"
+            )
+        if "@" in self.gateway_redis_url.partition("://")[2].partition("/")[0]:
+            raise ValueError("GATEWAY_REDIS_AUTH: entra takes no user or password in GATEWAY_REDIS_URL")
+        return self
 
     @model_validator(mode="after")
     def _azure_credentials(self) -> Settings:

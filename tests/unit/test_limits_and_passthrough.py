@@ -10,8 +10,9 @@ import orjson
 import pytest
 from pydantic import SecretStr
 
+from aigateway.proxy import redis_auth
 from aigateway.proxy.azure_auth import COGNITIVE_SERVICES_SCOPE, EntraAuth
-from aigateway.proxy.limits import Limiter, LocalWindows, Window
+from aigateway.proxy.limits import Limiter, LocalWindows, RedisWindows, Window, build_limiter, redis_key
 from aigateway.proxy.passthrough import AzureTargets
 from aigateway.settings import Project, load_settings
 
@@ -153,3 +154,37 @@ def test_entra_token_fetched_once_while_valid_and_refreshed_near_expiry() -> Non
         assert (await auth.headers()) == {"authorization": "Bearer t2"}
 
     asyncio.run(scenario())
+
+
+def test_entra_redis_uses_the_managed_identity_and_only_over_tls() -> None:
+    from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+
+    client_id = "00000000-0000-0000-0000-00000000c11d"
+    assert redis_auth.REDIS_SCOPE == "https://redis.azure.com/.default"
+    assert isinstance(redis_auth.redis_credential(client_id), ManagedIdentityCredential)
+    assert isinstance(redis_auth.redis_credential(None), DefaultAzureCredential)
+    limiter = build_limiter("rediss://r.redis.azure.net:10000", frozenset(), "entra", client_id)
+    assert isinstance(limiter._store, RedisWindows)  # connects lazily: nothing is fetched yet
+    with pytest.raises(ValueError, match="rediss://"):
+        build_limiter("redis://r.redis.azure.net:10000", frozenset(), "entra", None)
+    assert isinstance(build_limiter("", frozenset(), "none")._store, LocalWindows)
+
+
+def test_credential_failure_names_only_the_innermost_type() -> None:
+    from redis.auth.err import RequestTokenErr
+
+    secret = "eyJhbGciOi.secret-token-text"
+    wrapped = RequestTokenErr(RuntimeError(f"endpoint said {secret}"))
+    assert redis_auth._cause(wrapped) == "RuntimeError"
+    assert redis_auth._cause(ValueError(secret)) == "ValueError"
+
+
+def test_one_requests_redis_keys_share_a_cluster_slot() -> None:
+    # The limiter's script touches the project window and the project+model window at once; on a
+    # clustered Redis (Azure Managed Redis) keys in different slots make it fail with CROSSSLOT.
+    from redis.crc import key_slot
+
+    keys = [redis_key("roo-team"), redis_key("roo-team:text-embedding-3-small")]
+    assert keys == ["aigateway:rpm:{roo-team}", "aigateway:rpm:{roo-team}:text-embedding-3-small"]
+    assert key_slot(keys[0].encode()) == key_slot(keys[1].encode())
+    assert key_slot(redis_key("a").encode()) != key_slot(redis_key("b").encode()), "projects still spread"

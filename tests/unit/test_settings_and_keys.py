@@ -38,6 +38,8 @@ def test_keys_from_pairs_json_and_per_project_variables() -> None:
         ({"GATEWAY_PROJECT_LIMITS": '{"ghost": {"rpm": 1}}'}, "GATEWAY_PROJECT_LIMITS"),
         ({"AZURE_OPENAI_ENDPOINT": "https://x.openai.azure.com/openai"}, "AZURE_OPENAI_ENDPOINT"),
         ({"GATEWAY_REDIS_URL": "http://redis"}, "GATEWAY_REDIS_URL"),
+        ({"GATEWAY_REDIS_AUTH": "managed-identity"}, "GATEWAY_REDIS_AUTH"),
+        ({"GATEWAY_REDIS_AUTH": "entra", "GATEWAY_REDIS_URL": "redis://r.redis.azure.net:10000"}, "GATEWAY_REDIS_AUTH"),
         ({"GATEWAY_RETRY_ATTEMPTS": "0"}, "GATEWAY_RETRY_ATTEMPTS"),
     ],
 )
@@ -46,6 +48,22 @@ def test_invalid_settings_name_the_variable(env: dict[str, str], variable: str) 
         load_settings(env)
     assert str(caught.value).startswith(variable)
     assert "sk-aaaaaaaaaaaa" not in str(caught.value), "a key never appears in an error"
+
+
+def test_redis_auth_values_and_entra_needs_a_tls_url_without_credentials() -> None:
+    assert load_settings({}).gateway_redis_auth == "none"
+    url = "rediss://gw-dev.westeurope.redis.azure.net:10000"
+    assert load_settings({"GATEWAY_REDIS_AUTH": "entra", "GATEWAY_REDIS_URL": url}).gateway_redis_auth == "entra"
+    with pytest.raises(SettingsError, match=r"^GATEWAY_REDIS_AUTH: Input should be 'none' or 'entra'$"):
+        load_settings({"GATEWAY_REDIS_AUTH": "Entra", "GATEWAY_REDIS_URL": url})
+    for plain in ("", "redis://gw-dev.westeurope.redis.azure.net:10000"):
+        with pytest.raises(
+            SettingsError, match=r"^GATEWAY_REDIS_AUTH: entra needs GATEWAY_REDIS_URL to be .*rediss://"
+        ):
+            load_settings({"GATEWAY_REDIS_AUTH": "entra", "GATEWAY_REDIS_URL": plain})
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"GATEWAY_REDIS_AUTH": "entra", "GATEWAY_REDIS_URL": "rediss://u:access-key-1@r:10000"})
+    assert str(caught.value).startswith("GATEWAY_REDIS_AUTH:") and "access-key-1" not in str(caught.value)
 
 
 def test_azure_endpoint_needs_keys_configured() -> None:

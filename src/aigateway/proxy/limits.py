@@ -5,26 +5,41 @@
   a boundary, which is exactly the burst an indexing storm makes);
 - concurrent requests per project, per replica (a slot is freed when the response ends).
 
-Windows live in this process, or in Redis when GATEWAY_REDIS_URL is set so that replicas share them.
-If Redis fails, the replica falls back to its own windows rather than refusing work; Azure's quota
-still stands behind it.
+Windows live in this process, or in Redis when GATEWAY_REDIS_URL is set so that replicas share them
+(with GATEWAY_REDIS_AUTH=entra the connection authenticates with the managed identity: proxy/redis_auth.py).
+If Redis fails, or no Entra token can be had, the replica falls back to its own windows rather than
+refusing work; Azure's quota still stands behind it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from aigateway.settings import Project
+
+if TYPE_CHECKING:
+    from aigateway.proxy.redis_auth import CredentialUnavailable, ProviderFactory
 
 WINDOW_SECONDS = 60.0
 _REDIS_TIMEOUT_SECONDS = 0.5
 _REDIS_PREFIX = "aigateway:rpm:"
+
+
+def redis_key(window_key: str) -> str:
+    """`aigateway:rpm:{<project>}[:<model>]`: the project is a hash tag, so the keys one request's script
+    touches share a slot and work on a clustered Redis (Azure Managed Redis shards by slot)."""
+    project, sep, rest = window_key.partition(":")
+    return f"{_REDIS_PREFIX}{{{project}}}{sep}{rest}"
+
+
+_CREDENTIAL_RETRY_SECONDS = 10.0  # after an Entra token could not be had: count alone, then ask again
 
 log = logging.getLogger("aigateway.limits")
 
@@ -103,31 +118,74 @@ return {0, -1}
 
 
 class RedisWindows:
-    """Sliding windows in Redis sorted sets, shared by every replica; local windows when Redis fails."""
+    """Sliding windows in Redis sorted sets, shared by every replica; local windows when Redis fails.
 
-    def __init__(self, url: str) -> None:
+    `credentials` (GATEWAY_REDIS_AUTH=entra) makes redis-py's credential providers; the URL's scheme is the
+    caller's business (settings require rediss:// for Entra; tests use a plain local redis-server)."""
+
+    def __init__(
+        self,
+        url: str,
+        credentials: ProviderFactory | None = None,
+        credential_retry_seconds: float = _CREDENTIAL_RETRY_SECONDS,
+    ) -> None:
         import redis.asyncio as redis
 
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError, TimeoutError)
-        client = redis.Redis.from_url(
-            url, socket_timeout=_REDIS_TIMEOUT_SECONDS, socket_connect_timeout=_REDIS_TIMEOUT_SECONDS
-        )
+        options: dict[str, object] = {
+            "socket_timeout": _REDIS_TIMEOUT_SECONDS,
+            "socket_connect_timeout": _REDIS_TIMEOUT_SECONDS,
+        }
+        self._credential_errors: tuple[type[BaseException], ...] = ()
+        provider = None
+        if credentials is not None:
+            from aigateway.proxy.redis_auth import CredentialUnavailable
+
+            self._credential_errors = (CredentialUnavailable,)
+            provider = options["credential_provider"] = credentials(self._renewal_failed)
+        # The pool is built apart and handed in with the provider: only then does redis-py register the
+        # provider's re-authentication of pooled connections (Redis.from_url would skip it).
+        self._pool = redis.ConnectionPool.from_url(url, **options)
+        client = redis.Redis(connection_pool=self._pool, credential_provider=provider)
         self._script = client.register_script(_REDIS_SCRIPT)
         self._fallback = LocalWindows()
         self._warned_at = -math.inf
+        self._credential_retry_seconds = credential_retry_seconds
+        self._retry_at = -math.inf
 
     async def hit(self, windows: Sequence[Window], member: str) -> tuple[float, int]:
-        keys = [_REDIS_PREFIX + w.key for w in windows]
+        now = time.monotonic()
+        if now < self._retry_at:  # no token lately: do not make every request wait for the identity endpoint
+            return self._fallback.hit_now(windows, now)
+        keys = [redis_key(w.key) for w in windows]
         args: list[str | int] = [int(WINDOW_SECONDS * 1000), member, *(w.limit for w in windows)]
         try:
             wait_ms, binding = await self._script(keys=keys, args=args)
         except self._errors as exc:
             now = time.monotonic()
-            if now - self._warned_at > WINDOW_SECONDS:
-                self._warned_at = now
-                log.warning("redis unavailable for rate limits (%s); this replica counts alone", type(exc).__name__)
+            cause = type(exc).__name__
+            if isinstance(exc, self._credential_errors):
+                self._retry_at = now + self._credential_retry_seconds
+                cause = f"no Entra token: {exc}"  # the cause's type name, never a token or its error text
+            self._warn(now, f"redis unavailable for rate limits ({cause}); this replica counts alone")
             return self._fallback.hit_now(windows, now)
         return float(wait_ms) / 1000, int(binding)
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
+
+    def _warn(self, now: float, message: str) -> None:
+        """One warning a minute at most, whatever keeps failing."""
+        if now - self._warned_at > WINDOW_SECONDS:
+            self._warned_at = now
+            log.warning("%s", message)
+
+    async def _renewal_failed(self, exc: CredentialUnavailable) -> None:
+        """The provider could not renew the token: drop the connections, so that the next request opens a
+        new one with a fresh token (or counts alone until one can be had)."""
+        self._warn(time.monotonic(), f"redis re-authentication failed ({exc}); reconnecting with a new Entra token")
+        with contextlib.suppress(*self._errors):
+            await self._pool.disconnect()
 
 
 class Limiter:
@@ -173,6 +231,17 @@ class Limiter:
         self._inflight[project.name] -= 1
 
 
-def build_limiter(redis_url: str, embeddings_models: frozenset[str]) -> Limiter:
-    store: WindowStore = RedisWindows(redis_url) if redis_url else LocalWindows()
+def build_limiter(
+    redis_url: str, embeddings_models: frozenset[str], redis_auth: str = "none", client_id: str | None = None
+) -> Limiter:
+    """`redis_auth` and `client_id` are GATEWAY_REDIS_AUTH and AZURE_CLIENT_ID (the managed identity)."""
+    store: WindowStore = LocalWindows()
+    if redis_url and redis_auth == "entra":
+        from aigateway.proxy import redis_auth as entra
+
+        if not redis_url.startswith("rediss://"):
+            raise ValueError("GATEWAY_REDIS_AUTH=entra needs a TLS GATEWAY_REDIS_URL (rediss://)")
+        store = RedisWindows(redis_url, entra.entra_provider_factory(entra.redis_credential(client_id)))
+    elif redis_url:
+        store = RedisWindows(redis_url)
     return Limiter(store, embeddings_models)
