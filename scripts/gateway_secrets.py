@@ -1,14 +1,22 @@
 #!/usr/bin/env python3
 """Put the gateway's secrets into an environment's Key Vault without echoing them or writing them to disk.
 
-    python3 scripts/gateway_secrets.py init --env dev [--project roo-team ...] [--skip-openai-key]
-    python3 scripts/gateway_secrets.py set-openai-key --env dev          # replace the Azure OpenAI key
+    python3 scripts/gateway_secrets.py init --env dev [--project roo-team ...] [--openai-auth entra|key]
+                                       [--skip-openai-key] [--show]
+    python3 scripts/gateway_secrets.py set-openai-key --env dev          # key mode: replace the Azure OpenAI key
     python3 scripts/gateway_secrets.py add-project --env dev roo-team [--show]
     python3 scripts/gateway_secrets.py rotate --env dev roo-team [--show]
     python3 scripts/gateway_secrets.py list --env dev                    # names only, never values
+  common options: [--vault NAME] [--subscription ID] [--dry-run]
 
-Secrets (names fixed by docs/architecture.md): `azure-openai-api-key` and `gateway-key-<project>` (every
-environment has the project `smoke`, used by the pipeline's smoke run).
+Run by a member of the operators group that scripts/bootstrap_env.py made Key Vault Secrets Officer on the
+vault. The vault is the one Key Vault in `pvc-{env}-aigateway-rg-san` (its name carries a suffix, so it is
+found by listing the group; --vault names it directly, e.g. for someone without read access to the group).
+
+Secrets (names fixed by docs/architecture.md): `gateway-key-<project>` (every environment has the project
+`smoke`, used by the pipeline's smoke run) and, only when the app authenticates to Azure OpenAI with a key
+(`--openai-auth key`), `azure-openai-api-key`. The default `entra` mode is keyless: the app identity has
+Cognitive Services OpenAI User on the account, and `init` never asks for or writes a key.
 
 How values travel: the Azure OpenAI key is read with getpass (or from stdin when stdin is not a terminal);
 generated keys come from the `secrets` module. A value is handed to `az keyvault secret set --file /dev/stdin`
@@ -17,6 +25,9 @@ from printing it back. Generated keys are not printed unless --show is given; th
 command that reads one instead. `init` and `add-project` only create what is missing (a second run writes
 nothing); `rotate` and `set-openai-key` always write a new version. The Container App reads versionless
 references, so a new version is picked up within about 30 minutes, or at once after a revision restart.
+
+Key Vault RBAC takes effect minutes after bootstrap_env.py grants it: a 403 from the vault is reported as
+such (wait, retry), not as a generic failure.
 """
 
 from __future__ import annotations
@@ -28,11 +39,13 @@ import secrets as stdlib_secrets
 import sys
 from collections.abc import Sequence
 
-from _az import ENVIRONMENTS, EXIT_OK, Az, BootstrapError, key_vault_name, main_guard
+from _az import ENVIRONMENTS, EXIT_OK, Az, BootstrapError, CommandError, main_guard, resource_group_name
 
 OPENAI_KEY = "azure-openai-api-key"
 PROJECT_PREFIX = "gateway-key-"
 SMOKE_PROJECT = "smoke"
+OPENAI_AUTH_MODES = ("entra", "key")
+PROPAGATING = "your Key Vault Secrets Officer role may still be propagating (up to ~10 minutes); retry"
 PROJECT_RE = re.compile(r"[a-z][a-z0-9-]{0,38}[a-z0-9]")
 
 
@@ -107,7 +120,11 @@ def report_key(vault: Vault, project: str, value: str, show: bool, verb: str) ->
 
 def cmd_init(vault: Vault, args: argparse.Namespace) -> None:
     existing = vault.names()
-    if OPENAI_KEY not in existing and not args.skip_openai_key:
+    if args.openai_auth == "entra":
+        # Keyless: the app identity authenticates to Azure OpenAI; there is no key to ask for or store.
+        if OPENAI_KEY in existing:
+            print(f"note: {OPENAI_KEY} exists but entra mode does not use it", file=sys.stderr)
+    elif OPENAI_KEY not in existing and not args.skip_openai_key:
         if vault.az.dry_run:
             vault.put(OPENAI_KEY, "")
         else:
@@ -155,14 +172,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--env", required=True, choices=ENVIRONMENTS)
-    common.add_argument("--vault", help="Key Vault name (default: the environment's name per the naming rules)")
+    common.add_argument("--vault", help="Key Vault name (default: the one Key Vault in the environment's group)")
     common.add_argument("--subscription", help="subscription id (default: the az CLI's current one)")
     common.add_argument("--dry-run", action="store_true", help="print every az command; run only read-only ones")
     sub = parser.add_subparsers(dest="command", required=True)
 
     init = sub.add_parser("init", parents=[common], help="create every missing secret")
     init.add_argument("--project", action="append", default=[], help="project key to create (repeatable)")
-    init.add_argument("--skip-openai-key", action="store_true", help="do not ask for the Azure OpenAI key")
+    init.add_argument(
+        "--openai-auth",
+        choices=OPENAI_AUTH_MODES,
+        default="entra",
+        help="how the app authenticates to Azure OpenAI: entra (keyless, the default: no key is asked for "
+        "or stored) or key (asks for azure-openai-api-key)",
+    )
+    init.add_argument("--skip-openai-key", action="store_true", help="key mode: do not ask for the key now")
     init.add_argument("--show", action="store_true", help="print generated project keys once")
     init.set_defaults(func=cmd_init)
 
@@ -181,12 +205,44 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def find_vault(az: Az, env: str, subscription: list[str]) -> str:
+    """The name of the one Key Vault in the environment's group (its name is not computable from env)."""
+    group = resource_group_name(env)
+    bootstrap = "run scripts/bootstrap_env.py first"
+    try:
+        listing = ["keyvault", "list", "--resource-group", group, "--resource-type", "vault", *subscription]
+        vaults = az.read(listing, missing_ok=True)
+    except CommandError as exc:
+        if exc.forbidden:
+            raise BootstrapError(
+                f"you may not list the Key Vaults in {group}: pass --vault NAME (bootstrap_env.py printed it)"
+            ) from exc
+        raise
+    if vaults is None:
+        raise BootstrapError(f"resource group {group} not found: {bootstrap}")
+    names = sorted(str(v.get("name")) for v in vaults)
+    if not names:
+        raise BootstrapError(f"no Key Vault in {group}: {bootstrap}")
+    if len(names) > 1:
+        raise BootstrapError(f"{len(names)} Key Vaults in {group} ({', '.join(names)}): pick one with --vault")
+    return names[0]
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     az = Az(dry_run=args.dry_run)
     account = az.account()
-    vault = Vault(az, args.vault or key_vault_name(args.env), ["--subscription", args.subscription or account["id"]])
-    args.func(vault, args)
+    subscription = ["--subscription", args.subscription or account["id"]]
+    vault = Vault(az, args.vault or find_vault(az, args.env, subscription), subscription)
+    try:
+        args.func(vault, args)
+    except CommandError as exc:
+        if exc.forbidden:
+            raise BootstrapError(
+                f"Key Vault {vault.name} answered 403 Forbidden: {PROPAGATING} "
+                f"(just added to the operators group? run 'az login' again first). {exc}"
+            ) from exc
+        raise
     if args.command != "list":
         verb = "would write" if args.dry_run else "wrote"
         print(f"{vault.name}: {verb} {az.writes} secret version(s).", file=sys.stderr)

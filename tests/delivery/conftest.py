@@ -25,10 +25,10 @@ class FakeCli:
     log_path: Path
 
     def state(self) -> dict[str, Any]:
-        if not self.state_path.exists():
-            return fake_az.empty_state()
-        loaded: dict[str, Any] = json.loads(self.state_path.read_text())
-        return loaded
+        state = fake_az.empty_state()
+        if self.state_path.exists():
+            state.update(json.loads(self.state_path.read_text()))
+        return state
 
     def save(self, state: dict[str, Any]) -> None:
         self.state_path.write_text(json.dumps(state))
@@ -52,23 +52,31 @@ class FakeCli:
     def install_gh(self) -> None:
         (self.bin_dir / "gh").symlink_to(self.bin_dir / "az")
 
-    def run(
-        self, script: str, *args: str, stdin: str | None = None, path: str | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        env = {
+    def env(self, path: str | None = None) -> dict[str, str]:
+        return {
             "PATH": str(self.bin_dir) if path is None else path,
-            "FAKE_CLI_STATE": str(self.state_path),
-            "FAKE_CLI_LOG": str(self.log_path),
+            fake_az.ENV_VAR: str(self.state_path),
+            fake_az.LOG_VAR: str(self.log_path),
             "PYTHONPATH": str(ROOT),
             "HOME": str(self.bin_dir.parent),
         }
+
+    def az(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run the fake `az` itself (as the deploy scripts will)."""
+        return subprocess.run(
+            [str(self.bin_dir / "az"), *args], capture_output=True, text=True, env=self.env(), timeout=60, check=False
+        )
+
+    def run(
+        self, script: str, *args: str, stdin: str | None = None, path: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, str(SCRIPTS / script), *args],
             input=stdin if stdin is not None else "",
             capture_output=True,
             text=True,
-            env=env,
-            timeout=60,
+            env=self.env(path),
+            timeout=120,
             check=False,
         )
 
@@ -77,10 +85,7 @@ class FakeCli:
 def fake_cli(tmp_path: Path) -> FakeCli:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    az = bin_dir / "az"
-    # -S (no site import): the fake needs only the standard library and starts ~5x faster.
-    az.write_text(f"#!{sys.executable} -S\n" + Path(fake_az.__file__).read_text())
-    az.chmod(0o755)
+    fake_az.install(bin_dir)
     cli = FakeCli(bin_dir, tmp_path / "state.json", tmp_path / "calls.jsonl")
     cli.save(fake_az.empty_state())
     return cli

@@ -1,37 +1,65 @@
-"""Bootstrap scripts against the fake `az`: idempotent, dry-run writes nothing, names follow the rules."""
+"""Bootstrap scripts against the fake `az`: naming rules, the shared layer, common errors, the secrets script.
+
+The per-environment layer (isolation between environments, OIDC subjects, GitHub) is in
+test_bootstrap_env.py; the fake az commands the deploy script uses are in test_fake_az.py.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
+import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.delivery import fake_az
 from tests.delivery.conftest import SCRIPTS, FakeCli
-from tests.delivery.fake_az import SUB, TENANT
+from tests.delivery.fake_az import SUB
 
 sys.path.insert(0, str(SCRIPTS))
 import _az
+import gateway_secrets
 
 HYPHEN_NAME = re.compile(r"pvc-(dev|uat|prod|shared)-(aigateway|aigw)-[a-z0-9-]+-san")
 ORG_REPO = ["--org", "contoso", "--repo", "ai-gateway"]
+OPERATORS = "11111111-2222-3333-4444-555555555555"
+KEY_VAULT_NAME = re.compile(r"[a-z][a-z0-9-]{1,22}[a-z0-9]")
 
 
 # ------------------------------------------------------------------------------------------------- naming
 
 
 @pytest.mark.parametrize("env", ["dev", "uat", "prod"])
-def test_key_vault_names_fit_24_chars_and_only_prod_is_shortened(env: str) -> None:
-    name = _az.key_vault_name(env)
+def test_key_vault_names_are_valid_unique_per_subscription_and_environment(env: str) -> None:
+    suffix = _az.vault_suffix(SUB, env)
+    name = _az.key_vault_name(env, suffix)
+    assert name == f"pvc-{env}-aigw-kv-{suffix}"
+    assert re.fullmatch(r"[0-9a-f]{4}", suffix)
+    assert suffix == hashlib.sha256(f"{SUB}/{env}".encode()).hexdigest()[:4]
     assert 3 <= len(name) <= 24
-    assert re.fullmatch(r"[a-z][a-z0-9-]*[a-z0-9]", name)
+    assert KEY_VAULT_NAME.fullmatch(name)
     assert "--" not in name
-    assert (
-        name
-        == {"dev": "pvc-dev-aigateway-kv-san", "uat": "pvc-uat-aigateway-kv-san", "prod": "pvc-prod-aigw-kv-san"}[env]
-    )
+    other_sub = SUB[:-1] + "2"
+    assert _az.key_vault_name(env, _az.vault_suffix(other_sub, env)) != name
+
+
+def test_key_vault_names_differ_between_environments() -> None:
+    names = {_az.key_vault_name(env, _az.vault_suffix(SUB, env)) for env in _az.ENVIRONMENTS}
+    assert len(names) == 3
+
+
+@pytest.mark.parametrize(("suffix", "ok"), [("x1y2", True), ("abcdefg", True), ("abcdefgh", False), ("AB", False)])
+def test_key_vault_name_rejects_bad_or_long_suffixes(suffix: str, ok: bool) -> None:
+    if ok:
+        name = _az.key_vault_name("prod", suffix)
+        assert len(name) <= 24
+        assert KEY_VAULT_NAME.fullmatch(name)
+    else:
+        with pytest.raises(_az.BootstrapError):
+            _az.key_vault_name("prod", suffix)
 
 
 @pytest.mark.parametrize("env", ["dev", "uat", "prod", "shared"])
@@ -47,32 +75,54 @@ def test_compact_names_are_lowercase_alphanumeric_within_limits(env: str) -> Non
         _az.storage_account_name(env, "st", "x" * 30)
 
 
+def test_shared_names_and_state_containers() -> None:
+    assert _az.shared_registry_name(SUB) == f"pvcsharedaigatewaycrsan{_az.unique_suffix(SUB)}"
+    assert _az.shared_registry_name(SUB, "abc") == "pvcsharedaigatewaycrsanabc"
+    assert _az.state_storage_account_name(SUB) == f"pvcsharedaigwstsan{_az.unique_suffix(SUB)}"
+    assert [_az.state_container_name(e) for e in _az.ENVIRONMENTS] == ["tfstate-dev", "tfstate-uat", "tfstate-prod"]
+    assert _az.identity_name("prod") == "pvc-prod-aigateway-id-san"
+    with pytest.raises(_az.BootstrapError):
+        _az.state_container_name("qa")
+
+
 def test_suffix_is_deterministic_per_subscription() -> None:
     assert _az.unique_suffix(SUB) == _az.unique_suffix(SUB)
     assert _az.unique_suffix(SUB) != _az.unique_suffix(SUB[:-1] + "2")
 
 
-# ------------------------------------------------------------------------------------------------- state
+# ------------------------------------------------------------------------------------------------- shared
 
 
 def state_account() -> str:
     return _az.state_storage_account_name(SUB)
 
 
-def test_state_first_run_creates_everything_second_run_nothing(fake_cli: FakeCli) -> None:
-    first = fake_cli.run("bootstrap_state.py")
+def registry() -> str:
+    return _az.shared_registry_name(SUB)
+
+
+def test_shared_first_run_creates_everything_second_run_nothing(fake_cli: FakeCli) -> None:
+    first = fake_cli.run("bootstrap_shared.py", "--no-gh")
     assert first.returncode == 0, first.stderr
-    assert first.stdout.strip() == f"TFSTATE_STORAGE_ACCOUNT={state_account()}"
+    assert first.stdout.splitlines() == [
+        f"TFSTATE_STORAGE_ACCOUNT={state_account()}",
+        f"REGISTRY_LOGIN_SERVER={registry()}.azurecr.io",
+    ]
     created = [" ".join(w[:4]) for w in fake_cli.writes()]
-    assert any(c.startswith("group create") for c in created)
-    assert any(c.startswith("lock create") for c in created)
-    assert any(c.startswith("storage account create") for c in created)
-    assert any(c.startswith("storage account blob-service-properties update") for c in created)
-    assert any(c.startswith("storage container-rm create") for c in created)
+    for command in (
+        "group create",
+        "lock create",
+        "storage account create",
+        "storage account blob-service-properties update",
+        "storage container-rm create",
+        "acr create",
+    ):
+        assert any(c.startswith(command) for c in created), command
 
     state = fake_cli.state()
     assert list(state["groups"]) == ["pvc-shared-aigateway-rg-san"]
     assert HYPHEN_NAME.fullmatch("pvc-shared-aigateway-rg-san")
+    assert [lock["level"] for lock in state["locks"]["pvc-shared-aigateway-rg-san"]] == ["CanNotDelete"]
     account = state["storage"][state_account()]
     assert re.fullmatch(r"[a-z0-9]{3,24}", account["name"])
     assert account["allowSharedKeyAccess"] is False
@@ -82,241 +132,133 @@ def test_state_first_run_creates_everything_second_run_nothing(fake_cli: FakeCli
     props = state["blob_props"][state_account()]
     assert props["isVersioningEnabled"] is True
     assert props["deleteRetentionPolicy"] == {"enabled": True, "days": 30}
-    assert state["containers"][state_account()] == ["tfstate"]
+    assert state["containers"][state_account()] == ["tfstate-dev", "tfstate-uat", "tfstate-prod"]
+    [acr] = state["registries"]["pvc-shared-aigateway-rg-san"]
+    assert acr["name"] == registry()
+    assert acr["loginServer"] == f"{registry()}.azurecr.io"
+    assert acr["adminUserEnabled"] is False
+    assert acr["sku"] == "Basic"
+    assert acr["images"] == []
 
     fake_cli.reset_log()
-    second = fake_cli.run("bootstrap_state.py")
+    second = fake_cli.run("bootstrap_shared.py", "--no-gh")
     assert second.returncode == 0, second.stderr
     assert fake_cli.writes() == []
-    assert "made 0 change(s)" in second.stderr
+    assert "made 0 Azure change(s)" in second.stderr
+    assert second.stdout == first.stdout
 
 
-def test_state_dry_run_prints_writes_and_runs_none(fake_cli: FakeCli) -> None:
-    result = fake_cli.run("bootstrap_state.py", "--dry-run")
+def test_shared_dry_run_prints_writes_and_runs_none(fake_cli: FakeCli) -> None:
+    fake_cli.install_gh()
+    result = fake_cli.run("bootstrap_shared.py", *ORG_REPO, "--dry-run")
     assert result.returncode == 0, result.stderr
     assert fake_cli.writes() == []
     assert fake_cli.state()["groups"] == {}
-    would = [line for line in result.stderr.splitlines() if line.startswith("[dry-run, would run] az ")]
+    would = [line for line in result.stderr.splitlines() if line.startswith("[dry-run, would run] ")]
     assert any(" group create " in line for line in would)
     assert any(" storage account create " in line and "--allow-shared-key-access false" in line for line in would)
-    assert any(" storage container-rm create " in line for line in would)
+    assert sum(" storage container-rm create " in line for line in would) == 3
+    assert any(" acr create " in line and "--admin-enabled false" in line for line in would)
+    assert sum(line.startswith("[dry-run, would run] gh variable set") for line in would) == 2
 
 
-def test_state_repairs_a_drifted_account_without_recreating_it(fake_cli: FakeCli) -> None:
-    assert fake_cli.run("bootstrap_state.py").returncode == 0
-    fake_cli.update(lambda s: s["storage"][state_account()].update(allowSharedKeyAccess=True))
+def test_shared_sets_repository_variables_with_gh_once(fake_cli: FakeCli) -> None:
+    fake_cli.install_gh()
+    first = fake_cli.run("bootstrap_shared.py", *ORG_REPO)
+    assert first.returncode == 0, first.stderr
+    assert fake_cli.state()["gh_vars"]["<repo>"] == {
+        "TFSTATE_STORAGE_ACCOUNT": state_account(),
+        "REGISTRY_LOGIN_SERVER": f"{registry()}.azurecr.io",
+    }
     fake_cli.reset_log()
-    assert fake_cli.run("bootstrap_state.py").returncode == 0
+    second = fake_cli.run("bootstrap_shared.py", *ORG_REPO)
+    assert second.returncode == 0, second.stderr
+    assert fake_cli.writes() == []
+
+
+def test_shared_needs_org_and_repo_unless_no_gh(fake_cli: FakeCli) -> None:
+    result = fake_cli.run("bootstrap_shared.py")
+    assert result.returncode == 2
+    assert "--org and --repo" in result.stderr
+    assert fake_cli.calls() == []
+
+
+def test_shared_repairs_drift_without_recreating(fake_cli: FakeCli) -> None:
+    assert fake_cli.run("bootstrap_shared.py", "--no-gh").returncode == 0
+
+    def drift(state: dict[str, Any]) -> None:
+        state["storage"][state_account()]["allowSharedKeyAccess"] = True
+        state["registries"]["pvc-shared-aigateway-rg-san"][0]["adminUserEnabled"] = True
+
+    fake_cli.update(drift)
+    fake_cli.reset_log()
+    assert fake_cli.run("bootstrap_shared.py", "--no-gh").returncode == 0
     writes = fake_cli.writes()
-    assert len(writes) == 1
-    assert writes[0][:3] == ["storage", "account", "update"]
+    assert [w[:3] for w in writes] == [["storage", "account", "update"], ["acr", "update", "--name"]]
     assert "--allow-shared-key-access" in writes[0]
-    assert fake_cli.state()["storage"][state_account()]["allowSharedKeyAccess"] is False
+    state = fake_cli.state()
+    assert state["storage"][state_account()]["allowSharedKeyAccess"] is False
+    assert state["registries"]["pvc-shared-aigateway-rg-san"][0]["adminUserEnabled"] is False
 
 
-def test_state_reports_a_globally_taken_name(fake_cli: FakeCli) -> None:
-    fake_cli.update(lambda s: s["taken_storage_names"].append(state_account()))
-    result = fake_cli.run("bootstrap_state.py")
+def test_shared_adds_a_missing_environment_container(fake_cli: FakeCli) -> None:
+    assert fake_cli.run("bootstrap_shared.py", "--no-gh").returncode == 0
+    fake_cli.update(lambda s: s["containers"][state_account()].remove("tfstate-uat"))
+    fake_cli.reset_log()
+    assert fake_cli.run("bootstrap_shared.py", "--no-gh").returncode == 0
+    assert [w[:5] for w in fake_cli.writes()] == [
+        ["storage", "container-rm", "create", "--storage-account", state_account()]
+    ]
+
+
+@pytest.mark.parametrize("taken", ["taken_storage_names", "taken_registry_names"])
+def test_shared_stops_before_creating_anything_when_a_global_name_is_taken(fake_cli: FakeCli, taken: str) -> None:
+    name = state_account() if taken == "taken_storage_names" else registry()
+    fake_cli.update(lambda s: s.setdefault(taken, []).append(name))
+    result = fake_cli.run("bootstrap_shared.py", "--no-gh")
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith("error: storage account name")
-    assert "--suffix" in result.stderr
-    assert not any(w[:3] == ["storage", "account", "create"] for w in fake_cli.writes())
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and name in last and "--suffix" in last
+    assert fake_cli.writes() == []
+
+
+def test_shared_suffix_names_both_account_and_registry(fake_cli: FakeCli) -> None:
+    result = fake_cli.run("bootstrap_shared.py", "--no-gh", "--suffix", "zz9")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "TFSTATE_STORAGE_ACCOUNT=pvcsharedaigwstsanzz9",
+        "REGISTRY_LOGIN_SERVER=pvcsharedaigatewaycrsanzz9.azurecr.io",
+    ]
 
 
 # ------------------------------------------------------------------------------------------------- errors
 
+SCRIPT_ARGS = {
+    "bootstrap_shared.py": ["--no-gh"],
+    "bootstrap_env.py": [*ORG_REPO, "--env", "all", "--operators-group", OPERATORS],
+    "gateway_secrets.py": ["init", "--env", "dev"],
+}
 
-@pytest.mark.parametrize("script", ["bootstrap_state.py", "bootstrap_oidc.py", "gateway_secrets.py"])
-def test_clear_error_when_az_is_missing(fake_cli: FakeCli, script: str, tmp_path: Any) -> None:
-    args = {
-        "bootstrap_state.py": [],
-        "bootstrap_oidc.py": [*ORG_REPO, "--env", "dev"],
-        "gateway_secrets.py": ["list", "--env", "dev"],
-    }[script]
+
+@pytest.mark.parametrize("script", list(SCRIPT_ARGS))
+def test_clear_error_when_az_is_missing(fake_cli: FakeCli, script: str, tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    result = fake_cli.run(script, *args, path=str(empty))
+    result = fake_cli.run(script, *SCRIPT_ARGS[script], path=str(empty))
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: 'az' (the Azure CLI) is not on PATH")
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("script", ["bootstrap_state.py", "bootstrap_oidc.py", "gateway_secrets.py"])
+@pytest.mark.parametrize("script", list(SCRIPT_ARGS))
 def test_clear_error_when_not_logged_in(fake_cli: FakeCli, script: str) -> None:
     fake_cli.update(lambda s: s.update(logged_in=False))
-    args = {
-        "bootstrap_state.py": ["--dry-run"],
-        "bootstrap_oidc.py": [*ORG_REPO, "--env", "all"],
-        "gateway_secrets.py": ["init", "--env", "dev"],
-    }[script]
-    result = fake_cli.run(script, *args)
+    result = fake_cli.run(script, *SCRIPT_ARGS[script], "--dry-run")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("error: not logged in to Azure")
     assert "az login" in result.stderr
     assert [c["argv"][:2] for c in fake_cli.calls()] == [["account", "show"]]
-
-
-# ------------------------------------------------------------------------------------------------- OIDC
-
-
-def with_state_backend(fake_cli: FakeCli) -> None:
-    assert fake_cli.run("bootstrap_state.py").returncode == 0
-    fake_cli.reset_log()
-
-
-def add_vaults_and_dev_registry(state: dict[str, Any]) -> None:
-    for env in ("dev", "uat", "prod"):
-        group = f"pvc-{env}-aigateway-rg-san"
-        state["groups"][group] = {"id": f"/subscriptions/{SUB}/resourceGroups/{group}", "name": group}
-        vault = _az.key_vault_name(env)
-        state["vaults"][vault] = {
-            "id": f"/subscriptions/{SUB}/resourceGroups/{group}/providers/Microsoft.KeyVault/vaults/{vault}",
-            "secrets": {},
-        }
-    registry = _az.registry_name("dev", "x1y2")
-    state["registries"]["pvc-dev-aigateway-rg-san"] = [
-        {
-            "name": registry,
-            "id": f"/subscriptions/{SUB}/resourceGroups/pvc-dev-aigateway-rg-san/providers/"
-            f"Microsoft.ContainerRegistry/registries/{registry}",
-        }
-    ]
-
-
-def roles_of(state: dict[str, Any], display_name: str) -> dict[str, list[dict[str, Any]]]:
-    app = next(a for a in state["apps"] if a["displayName"] == display_name)
-    sp = next(s for s in state["sps"] if s["appId"] == app["appId"])
-    roles: dict[str, list[dict[str, Any]]] = {}
-    for assignment in state["role_assignments"]:
-        if assignment["principalId"] == sp["id"]:
-            roles.setdefault(assignment["roleDefinitionName"], []).append(assignment)
-    return roles
-
-
-def test_oidc_creates_identities_and_roles_once_then_only_deferred_roles(fake_cli: FakeCli) -> None:
-    with_state_backend(fake_cli)
-    result = fake_cli.run("bootstrap_oidc.py", *ORG_REPO, "--env", "all", "--no-gh")
-    assert result.returncode == 0, result.stderr
-    state = fake_cli.state()
-
-    names = sorted(a["displayName"] for a in state["apps"])
-    assert names == sorted(f"pvc-{e}-aigateway-gh{p}-san" for e in ("dev", "uat", "prod") for p in ("deploy", "plan"))
-    assert all(HYPHEN_NAME.fullmatch(n) for n in names)
-    assert len(state["sps"]) == 6
-
-    by_name = {a["displayName"]: a["appId"] for a in state["apps"]}
-    for env in ("dev", "uat", "prod"):
-        deploy = [c["subject"] for c in state["fics"][by_name[f"pvc-{env}-aigateway-ghdeploy-san"]]]
-        assert deploy == [f"repo:contoso/ai-gateway:environment:{env}"]
-        plan = sorted(c["subject"] for c in state["fics"][by_name[f"pvc-{env}-aigateway-ghplan-san"]])
-        assert plan == ["repo:contoso/ai-gateway:pull_request", "repo:contoso/ai-gateway:ref:refs/heads/main"]
-        for cred in state["fics"][by_name[f"pvc-{env}-aigateway-ghdeploy-san"]]:
-            assert cred["issuer"] == "https://token.actions.githubusercontent.com"
-            assert cred["audiences"] == ["api://AzureADTokenExchange"]
-
-        container = (
-            f"/subscriptions/{SUB}/resourceGroups/pvc-shared-aigateway-rg-san/providers/"
-            f"Microsoft.Storage/storageAccounts/{state_account()}/blobServices/default/containers/tfstate"
-        )
-        deploy_roles = roles_of(state, f"pvc-{env}-aigateway-ghdeploy-san")
-        assert set(deploy_roles) == {
-            "Contributor",
-            "Role Based Access Control Administrator",
-            "Storage Blob Data Contributor",
-        }
-        assert deploy_roles["Storage Blob Data Contributor"][0]["scope"] == container
-        condition = deploy_roles["Role Based Access Control Administrator"][0]["condition"]
-        assert "4633458b-17de-408a-b874-0445c86b69e6" in condition  # Key Vault Secrets User
-        assert "7f951dff-4eb1-4d6a-a49e-e88a8ea7e15d" in condition  # AcrPull
-        assert "ServicePrincipal" in condition
-        assert "roleAssignments/delete" in condition
-        assert all(a["principalType"] == "ServicePrincipal" for r in deploy_roles.values() for a in r)
-
-        plan_roles = roles_of(state, f"pvc-{env}-aigateway-ghplan-san")
-        assert set(plan_roles) == {
-            "Reader",
-            "Storage Blob Data Reader",
-            "PVC AI Gateway Terraform plan (Container App listSecrets)",
-        }
-        assert plan_roles["Storage Blob Data Reader"][0]["scope"] == container
-    assert len(state["role_definitions"]) == 1
-    assert state["role_definitions"][0]["permissions"][0]["actions"] == [
-        "Microsoft.App/containerApps/listSecrets/action"
-    ]
-
-    assert result.stderr.count("deferred: Key Vault Secrets Officer") == 3
-    printed = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
-    assert printed["AZURE_TENANT_ID"] == TENANT
-    assert printed["AZURE_SUBSCRIPTION_ID"] == SUB
-    assert printed["TFSTATE_STORAGE_ACCOUNT"] == state_account()
-    assert printed["AZURE_PLAN_CLIENT_ID_PROD"] == by_name["pvc-prod-aigateway-ghplan-san"]
-
-    # A second run changes nothing.
-    fake_cli.reset_log()
-    second = fake_cli.run("bootstrap_oidc.py", *ORG_REPO, "--env", "all", "--no-gh")
-    assert second.returncode == 0, second.stderr
-    assert fake_cli.writes() == []
-    assert "made 0 Azure change(s)" in second.stderr
-
-    # After the first terraform apply the vaults and the dev registry exist: only their roles are added.
-    fake_cli.update(add_vaults_and_dev_registry)
-    fake_cli.reset_log()
-    third = fake_cli.run("bootstrap_oidc.py", *ORG_REPO, "--env", "all", "--no-gh")
-    assert third.returncode == 0, third.stderr
-    writes = fake_cli.writes()
-    assert all(w[:3] == ["role", "assignment", "create"] for w in writes)
-    assert sorted(w[w.index("--role") + 1] for w in writes) == [
-        "AcrPull",
-        "AcrPull",
-        "AcrPush",
-        "Key Vault Secrets Officer",
-        "Key Vault Secrets Officer",
-        "Key Vault Secrets Officer",
-    ]
-    state = fake_cli.state()
-    dev_kv = roles_of(state, "pvc-dev-aigateway-ghdeploy-san")["Key Vault Secrets Officer"][0]["scope"]
-    assert dev_kv.endswith("/vaults/pvc-dev-aigateway-kv-san")
-    prod_kv = roles_of(state, "pvc-prod-aigateway-ghdeploy-san")["Key Vault Secrets Officer"][0]["scope"]
-    assert prod_kv.endswith("/vaults/pvc-prod-aigw-kv-san")
-    assert "deferred" not in third.stderr
-
-
-def test_oidc_dry_run_writes_nothing(fake_cli: FakeCli) -> None:
-    with_state_backend(fake_cli)
-    result = fake_cli.run("bootstrap_oidc.py", *ORG_REPO, "--env", "dev", "--dry-run", "--no-gh")
-    assert result.returncode == 0, result.stderr
-    assert fake_cli.writes() == []
-    assert fake_cli.state()["apps"] == []
-    would = [line for line in result.stderr.splitlines() if line.startswith("[dry-run, would run]")]
-    assert sum(" ad app create " in line for line in would) == 2
-    assert sum(" role assignment create " in line for line in would) == 6
-
-
-def test_oidc_sets_github_variables_with_gh_once(fake_cli: FakeCli) -> None:
-    with_state_backend(fake_cli)
-    fake_cli.install_gh()
-    first = fake_cli.run("bootstrap_oidc.py", *ORG_REPO, "--env", "dev")
-    assert first.returncode == 0, first.stderr
-    state = fake_cli.state()
-    assert state["gh_envs"] == ["dev"]
-    assert set(state["gh_vars"]["dev"]) == {
-        "AZURE_CLIENT_ID",
-        "AZURE_TENANT_ID",
-        "AZURE_SUBSCRIPTION_ID",
-        "TFSTATE_STORAGE_ACCOUNT",
-    }
-    assert state["gh_vars"]["<repo>"]["AZURE_PLAN_CLIENT_ID_DEV"] != state["gh_vars"]["dev"]["AZURE_CLIENT_ID"]
-    fake_cli.reset_log()
-    second = fake_cli.run("bootstrap_oidc.py", *ORG_REPO, "--env", "dev")
-    assert second.returncode == 0, second.stderr
-    assert fake_cli.writes() == []
-
-
-def test_oidc_without_state_backend_points_to_bootstrap_state(fake_cli: FakeCli) -> None:
-    result = fake_cli.run("bootstrap_oidc.py", *ORG_REPO, "--env", "dev", "--no-gh")
-    assert result.returncode == 1
-    assert "run scripts/bootstrap_state.py first" in result.stderr.strip().splitlines()[-1]
 
 
 # ------------------------------------------------------------------------------------------------- secrets
@@ -324,8 +266,41 @@ def test_oidc_without_state_backend_points_to_bootstrap_state(fake_cli: FakeCli)
 OPENAI_KEY = "azure-key-0123456789abcdef0123456789abcdef"
 
 
-def with_vault(fake_cli: FakeCli) -> None:
-    fake_cli.update(add_vaults_and_dev_registry)
+def vault_of(env: str) -> str:
+    return _az.key_vault_name(env, _az.vault_suffix(SUB, env))
+
+
+def add_env_vaults(state: dict[str, Any]) -> None:
+    """What bootstrap_env.py leaves behind, as far as the secrets script is concerned."""
+    for env in _az.ENVIRONMENTS:
+        group = _az.resource_group_name(env)
+        group_id = f"/subscriptions/{SUB}/resourceGroups/{group}"
+        state["groups"][group] = {"id": group_id, "name": group, "location": "southafricanorth", "tags": {}}
+        name = vault_of(env)
+        state["vaults"][name] = {
+            "id": f"{group_id}/providers/Microsoft.KeyVault/vaults/{name}",
+            "name": name,
+            "resourceGroup": group,
+            "location": "southafricanorth",
+            "properties": {
+                "vaultUri": f"https://{name}.vault.azure.net/",
+                "enableRbacAuthorization": True,
+                "enablePurgeProtection": True if env == "prod" else None,
+                "softDeleteRetentionInDays": 90 if env == "prod" else 7,
+            },
+            "secrets": {},
+        }
+
+
+@pytest.fixture
+def with_vaults(fake_cli: FakeCli) -> FakeCli:
+    fake_cli.update(add_env_vaults)
+    return fake_cli
+
+
+def secrets_of(fake_cli: FakeCli, env: str) -> dict[str, Any]:
+    found: dict[str, Any] = fake_cli.state()["vaults"][vault_of(env)]["secrets"]
+    return found
 
 
 def all_output_and_argv(fake_cli: FakeCli, *results: Any) -> str:
@@ -333,62 +308,149 @@ def all_output_and_argv(fake_cli: FakeCli, *results: Any) -> str:
     return argv + "\n".join(r.stdout + r.stderr for r in results)
 
 
-def test_secrets_init_creates_missing_secrets_without_exposing_values(fake_cli: FakeCli) -> None:
-    with_vault(fake_cli)
-    result = fake_cli.run(
-        "gateway_secrets.py", "init", "--env", "prod", "--project", "roo-team", stdin=OPENAI_KEY + "\n"
+def test_secrets_init_entra_writes_no_openai_key_and_never_reads_stdin(with_vaults: FakeCli) -> None:
+    # stdin stays open and empty: reading it (for a key) would block until the timeout.
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPTS / "gateway_secrets.py"), "init", "--env", "prod", "--project", "roo-team"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=with_vaults.env(),
     )
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    try:
+        proc.wait(timeout=60)  # the output is a few lines: no pipe fills up
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        pytest.fail("gateway_secrets.py init (entra mode) waited for stdin")
+    finally:
+        proc.stdin.close()
+    with proc.stdout, proc.stderr:
+        out, err = proc.stdout.read(), proc.stderr.read()
+    assert proc.returncode == 0, err
+    assert set(secrets_of(with_vaults, "prod")) == {"gateway-key-smoke", "gateway-key-roo-team"}
+    assert "azure-openai-api-key" not in out + err
+    seen = all_output_and_argv(with_vaults) + out + err
+    assert "sk-smoke-" not in seen
+    assert "sk-roo-team-" not in seen
+    assert f"az keyvault secret show --vault-name {vault_of('prod')} --name gateway-key-smoke" in err
+    assert all(c["argv"][-2:] == ["--output", "none"] for c in with_vaults.calls() if c["write"])
+    assert all(c["stdin_bytes"] > 0 for c in with_vaults.calls() if c["write"])
+
+
+def test_secrets_init_key_mode_reads_the_key_from_stdin_without_exposing_values(with_vaults: FakeCli) -> None:
+    args = ["init", "--env", "prod", "--openai-auth", "key", "--project", "roo-team"]
+    result = with_vaults.run("gateway_secrets.py", *args, stdin=OPENAI_KEY + "\n")
     assert result.returncode == 0, result.stderr
-    vault = fake_cli.state()["vaults"]["pvc-prod-aigw-kv-san"]["secrets"]
+    vault = secrets_of(with_vaults, "prod")
     assert set(vault) == {"azure-openai-api-key", "gateway-key-smoke", "gateway-key-roo-team"}
     assert "gateway-salt-key" not in vault  # LiteLLM no longer mints response ids: no salt to share
     assert vault["azure-openai-api-key"]["sha256"] == hashlib.sha256(OPENAI_KEY.encode()).hexdigest()
-    seen = all_output_and_argv(fake_cli, result)
+    seen = all_output_and_argv(with_vaults, result)
     assert OPENAI_KEY not in seen
     assert "sk-smoke-" not in seen
     assert "sk-roo-team-" not in seen
-    assert "az keyvault secret show --vault-name pvc-prod-aigw-kv-san --name gateway-key-smoke" in result.stderr
-    assert all("--value" not in c["argv"] for c in fake_cli.calls())
-    assert all(c["argv"][-2:] == ["--output", "none"] for c in fake_cli.calls() if c["write"])
+    assert all("--value" not in c["argv"] for c in with_vaults.calls())
+    assert all(c["argv"][-2:] == ["--output", "none"] for c in with_vaults.calls() if c["write"])
+    openai_write = next(c for c in with_vaults.calls() if c["write"] and "azure-openai-api-key" in c["argv"])
+    assert openai_write["argv"][openai_write["argv"].index("--file") + 1] == "/dev/stdin"
+    assert openai_write["stdin_bytes"] == len(OPENAI_KEY)
 
-    fake_cli.reset_log()
-    again = fake_cli.run("gateway_secrets.py", "init", "--env", "prod", "--project", "roo-team")
+    with_vaults.reset_log()
+    again = with_vaults.run("gateway_secrets.py", *args)
     assert again.returncode == 0, again.stderr
-    assert fake_cli.writes() == []
+    assert with_vaults.writes() == []
 
 
-def test_secrets_rotate_writes_a_new_version_and_show_prints_it_once(fake_cli: FakeCli) -> None:
-    with_vault(fake_cli)
-    assert fake_cli.run("gateway_secrets.py", "init", "--env", "dev", "--skip-openai-key").returncode == 0
-    before = fake_cli.state()["vaults"]["pvc-dev-aigateway-kv-san"]["secrets"]["gateway-key-smoke"]
-    rotated = fake_cli.run("gateway_secrets.py", "rotate", "--env", "dev", "smoke", "--show")
+def test_secrets_key_mode_skip_openai_key(with_vaults: FakeCli) -> None:
+    result = with_vaults.run("gateway_secrets.py", "init", "--env", "dev", "--openai-auth", "key", "--skip-openai-key")
+    assert result.returncode == 0, result.stderr
+    assert set(secrets_of(with_vaults, "dev")) == {"gateway-key-smoke"}
+    assert "set it later with set-openai-key" in result.stderr
+
+
+def test_secrets_403_says_the_role_may_still_be_propagating(with_vaults: FakeCli) -> None:
+    with_vaults.update(lambda s: s.setdefault("kv_forbidden", []).append(vault_of("dev")))
+    result = with_vaults.run("gateway_secrets.py", "init", "--env", "dev")
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: Key Vault {vault_of('dev')} answered 403 Forbidden")
+    assert gateway_secrets.PROPAGATING in last
+    assert gateway_secrets.PROPAGATING == (
+        "your Key Vault Secrets Officer role may still be propagating (up to ~10 minutes); retry"
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_secrets_finds_the_vault_by_listing_the_group_or_says_to_bootstrap(fake_cli: FakeCli) -> None:
+    no_group = fake_cli.run("gateway_secrets.py", "list", "--env", "dev")
+    assert no_group.returncode == 1
+    assert "run scripts/bootstrap_env.py first" in no_group.stderr.strip().splitlines()[-1]
+
+    def group_only(state: dict[str, Any]) -> None:
+        add_env_vaults(state)
+        state["vaults"] = {}
+
+    fake_cli.update(group_only)
+    no_vault = fake_cli.run("gateway_secrets.py", "list", "--env", "dev")
+    assert no_vault.returncode == 1
+    last = no_vault.stderr.strip().splitlines()[-1]
+    assert last == "error: no Key Vault in pvc-dev-aigateway-rg-san: run scripts/bootstrap_env.py first"
+
+    fake_cli.update(add_env_vaults)
+    found = fake_cli.run("gateway_secrets.py", "init", "--env", "uat")
+    assert found.returncode == 0, found.stderr
+    assert set(secrets_of(fake_cli, "uat")) == {"gateway-key-smoke"}
+    assert secrets_of(fake_cli, "dev") == {}
+
+
+def test_secrets_vault_option_skips_the_listing(with_vaults: FakeCli) -> None:
+    result = with_vaults.run("gateway_secrets.py", "list", "--env", "dev", "--vault", vault_of("dev"))
+    assert result.returncode == 0, result.stderr
+    assert not any(c["argv"][:2] == ["keyvault", "list"] for c in with_vaults.calls())
+
+
+def test_secrets_rotate_writes_a_new_version_and_show_prints_it_once(with_vaults: FakeCli) -> None:
+    assert with_vaults.run("gateway_secrets.py", "init", "--env", "dev").returncode == 0
+    before = secrets_of(with_vaults, "dev")["gateway-key-smoke"]
+    rotated = with_vaults.run("gateway_secrets.py", "rotate", "--env", "dev", "smoke", "--show")
     assert rotated.returncode == 0, rotated.stderr
-    after = fake_cli.state()["vaults"]["pvc-dev-aigateway-kv-san"]["secrets"]["gateway-key-smoke"]
+    after = secrets_of(with_vaults, "dev")["gateway-key-smoke"]
     assert after["versions"] == before["versions"] + 1
     printed = re.search(r"sk-smoke-[A-Za-z0-9_-]{40,}", rotated.stdout)
     assert printed is not None
     assert hashlib.sha256(printed.group(0).encode()).hexdigest() == after["sha256"]
-    assert printed.group(0) not in " ".join(" ".join(c["argv"]) for c in fake_cli.calls())
+    assert printed.group(0) not in " ".join(" ".join(c["argv"]) for c in with_vaults.calls())
 
 
-def test_secrets_rejects_unknown_project_and_bad_names(fake_cli: FakeCli) -> None:
-    with_vault(fake_cli)
-    missing = fake_cli.run("gateway_secrets.py", "rotate", "--env", "dev", "nobody")
+def test_secrets_rejects_unknown_project_and_bad_names(with_vaults: FakeCli) -> None:
+    missing = with_vaults.run("gateway_secrets.py", "rotate", "--env", "dev", "nobody")
     assert missing.returncode == 1
     assert "use add-project" in missing.stderr
-    bad = fake_cli.run("gateway_secrets.py", "add-project", "--env", "dev", "Bad_Name")
+    bad = with_vaults.run("gateway_secrets.py", "add-project", "--env", "dev", "Bad_Name")
     assert bad.returncode == 1
     assert "project name" in bad.stderr
-    assert fake_cli.writes() == []
+    assert with_vaults.writes() == []
 
 
-def test_secrets_dry_run_writes_nothing_and_reads_no_key(fake_cli: FakeCli) -> None:
-    with_vault(fake_cli)
-    result = fake_cli.run("gateway_secrets.py", "init", "--env", "uat", "--dry-run", stdin=OPENAI_KEY)
+@pytest.mark.parametrize(("mode", "expected"), [("entra", 1), ("key", 2)])
+def test_secrets_dry_run_writes_nothing_and_reads_no_key(with_vaults: FakeCli, mode: str, expected: int) -> None:
+    args = ["init", "--env", "uat", "--dry-run", "--openai-auth", mode]
+    result = with_vaults.run("gateway_secrets.py", *args, stdin=OPENAI_KEY)
     assert result.returncode == 0, result.stderr
-    assert fake_cli.writes() == []
-    assert fake_cli.state()["vaults"]["pvc-uat-aigateway-kv-san"]["secrets"] == {}
-    # the Azure OpenAI key and the smoke project key; no salt key any more
-    assert result.stderr.count("[dry-run, would run] az keyvault secret set") == 2
-    assert "gateway-salt-key" not in result.stderr
+    assert with_vaults.writes() == []
+    assert secrets_of(with_vaults, "uat") == {}
+    # the smoke project key, plus the Azure OpenAI key in key mode only
+    assert result.stderr.count("[dry-run, would run] az keyvault secret set") == expected
+    assert ("azure-openai-api-key" in result.stderr) is (mode == "key")
     assert OPENAI_KEY not in result.stdout + result.stderr
+
+
+def test_fake_az_fixture_uses_the_shared_state_module(fake_cli: FakeCli) -> None:
+    assert fake_az.ENV_VAR == "FAKE_AZURE_STATE"
+    assert fake_cli.env()[fake_az.ENV_VAR] == str(fake_cli.state_path)
+    installed = (fake_cli.bin_dir / "az").read_text()
+    assert f"REPO_ROOT: str | None = {str(SCRIPTS.parent)!r}" in installed
+    assert set(fake_az.fake_azure.empty_state()) <= set(fake_cli.state())

@@ -43,7 +43,7 @@ def steps_text(job: dict[str, Any]) -> list[str]:
 
 
 def test_workflows_exist() -> None:
-    assert {p.name for p in WORKFLOWS} >= {"ci.yml", "deploy.yml"}
+    assert {p.name for p in WORKFLOWS} >= {"ci.yml", "deploy.yml", "plan.yml", "drift.yml"}
 
 
 def test_actionlint_reports_nothing() -> None:
@@ -93,6 +93,8 @@ def test_every_action_is_pinned_to_a_full_commit_sha_with_a_version_comment(path
     assert uses_lines
     for line in uses_lines:
         ref = line.split("uses:", 1)[1].strip()
+        if ref.startswith("$/.github/workflows/"):
+            continue  # a workflow of this repository, at the same commit
         assert SHA_PIN.fullmatch(ref), f"{path.name}: not pinned to a 40-hex SHA with '# vX.Y.Z': {ref}"
 
 
@@ -102,6 +104,9 @@ def test_least_privilege_and_hygiene(path: Path) -> None:
     text = path.read_text()
     assert workflow["permissions"] == {}, "top-level permissions must be {}"
     for name, job in workflow["jobs"].items():
+        if "uses" in job:  # a reusable workflow: its own jobs are checked in their file
+            assert set(job.get("permissions", {}).values()) <= {"read", "write"}
+            continue
         assert "timeout-minutes" in job, f"{name}: no timeout-minutes"
         perms = job.get("permissions", {})
         uses_oidc = any("azure/login" in str(s.get("uses", "")) for s in job["steps"]) or "ARM_USE_OIDC" in str(
@@ -127,103 +132,118 @@ def test_least_privilege_and_hygiene(path: Path) -> None:
 # ------------------------------------------------------------------------------------------------- promotion
 
 
-def test_dev_deploys_on_push_to_main_and_builds_once() -> None:
+def workflow_on(workflow: dict[Any, Any]) -> dict[str, Any]:
+    on: dict[str, Any] = workflow[True] if True in workflow else workflow["on"]  # PyYAML reads `on:` as True
+    return on
+
+
+def runs(*names: str) -> list[str]:
+    return [
+        str(step["run"])
+        for name in names
+        for job in load(ROOT / ".github" / "workflows" / name)["jobs"].values()
+        for step in job.get("steps", [])
+        if "run" in step
+    ]
+
+
+@pytest.mark.parametrize("name", ["deploy.yml", "plan.yml", "drift.yml"])
+def test_pipeline_workflows_only_call_the_scripts(name: str) -> None:
+    # Every decision (which environments, which image, is it new, did it serve, roll back) is
+    # scripts/deploy.py's; a run: line is one command, with no shell logic of its own.
+    for text in runs(name):
+        command = " ".join(text.split())
+        assert command.startswith(("python3 scripts/deploy.py ", "az acr login ")), command
+        for construct in ("if ", "[[", "[ ", "case ", "for ", "while ", "||", "&&", "grep", "$(", ";"):
+            assert construct not in command, f"{name}: shell logic ({construct!r}) in: {command}"
+
+
+def test_deploy_runs_only_after_ci_passed_on_main() -> None:
+    ci = load(ROOT / ".github" / "workflows" / "ci.yml")
+    job = ci["jobs"]["deploy"]
+    assert job["uses"] == "$/.github/workflows/deploy.yml"
+    assert set(job["needs"]) == {"test", "terraform", "image"}, "deploy waits for every CI job"
+    assert job["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
+    assert set(workflow_on(deploy())) == {"workflow_call", "workflow_dispatch"}, "no trigger that skips CI"
+
+
+def test_the_image_is_built_once_in_dev_and_passed_on_by_reference() -> None:
     workflow = deploy()
-    on = workflow[True] if True in workflow else workflow["on"]  # PyYAML reads `on:` as True
-    assert on["push"]["branches"] == ["main"]
-    dev = workflow["jobs"]["dev"]
-    assert dev["environment"] == "dev"
-    assert "needs" not in dev
-    builds = [s for s in dev["steps"] if "docker/build-push-action" in str(s.get("uses", ""))]
-    assert len(builds) == 1
-    assert builds[0]["with"]["push"] is True
-    assert "github.event_name == 'push'" in builds[0]["if"]
-    all_builds = [
-        s
-        for j in workflow["jobs"].values()
-        for s in j["steps"]
+    builds = [
+        (name, s)
+        for name, j in workflow["jobs"].items()
+        for s in j.get("steps", [])
         if "build-push-action" in str(s.get("uses", "")) or "docker build" in str(s.get("run", ""))
     ]
-    assert len(all_builds) == 1, "the image is built once, in the dev job"
-    assert dev["outputs"]["digest"] == "${{ steps.digest.outputs.digest }}"
+    assert [name for name, _ in builds] == ["dev"], "the image is built once, in the dev job"
+    assert builds[0][1]["with"]["push"] is True
+    dev = workflow["jobs"]["dev"]
+    assert dev["environment"] == "dev"
+    assert dev["needs"] == "route"
+    assert dev["outputs"]["image"] == "${{ steps.deploy.outputs.image }}"
+    assert "--built-digest" in "\n".join(runs("deploy.yml"))
 
 
 @pytest.mark.parametrize(("env", "previous"), [("uat", "dev"), ("prod", "uat")])
-def test_uat_and_prod_promote_the_dev_digest_through_protected_environments(env: str, previous: str) -> None:
-    workflow = deploy()
-    job = workflow["jobs"][env]
-    assert job["environment"] == env
-    needs = job["needs"] if isinstance(job["needs"], list) else [job["needs"]]
-    assert previous in needs
-    assert "dev" in needs
-    assert job["env"]["DIGEST"] == "${{ needs.dev.outputs.digest }}", "the digest comes from the dev job"
-    texts = steps_text(job)
-    assert not any("build-push-action" in t or "docker build" in t for t in texts), "no rebuild after dev"
-    assert any("az acr import" in t and "${DIGEST}" in t for t in texts), "promotion imports the digest"
-    assert any(re.search(r"\^sha256:\[0-9a-f\]\{64\}\$", t) for t in texts), "digest validated before use"
-    if env == "prod":
-        condition = job["if"]
-        assert "needs.uat.result == 'success'" in condition
-        assert "github.event_name == 'push'" in condition
+def test_uat_and_prod_show_a_plan_before_the_approval_and_apply_only_that_plan(env: str, previous: str) -> None:
+    jobs = deploy()["jobs"]
+    plan, apply = jobs[f"{env}-plan"], jobs[env]
+    assert plan["uses"] == "$/.github/workflows/plan.yml"
+    assert plan["with"]["environment"] == f"{env}-plan", "plans run in the main-only <env>-plan environment"
+    assert plan["with"]["image"] == f"${{{{ needs.{previous}.outputs.image }}}}", "the digest of the stage before"
+    assert previous in plan["needs"]
+    assert apply["environment"] == env, "the approval gate is the environment's required reviewers"
+    assert apply["needs"] == f"{env}-plan"
+    assert apply["env"]["APPROVED_PLAN"] == f"${{{{ needs.{env}-plan.outputs.fingerprint }}}}"
+    assert apply["env"]["IMAGE"] == f"${{{{ needs.{env}-plan.outputs.image }}}}"
+    (command,) = [s["run"] for s in apply["steps"] if "run" in s]
+    assert (
+        command
+        == f'python3 scripts/deploy.py deploy --env {env} --image "${{IMAGE}}" --approved-plan "${{APPROVED_PLAN}}"'
+    )
+    assert apply["concurrency"] == {"group": f"deploy-{env}", "cancel-in-progress": False}
+    reusable = load(ROOT / ".github" / "workflows" / "plan.yml")["jobs"]["plan"]
+    assert reusable["environment"] == "${{ inputs.environment }}"
+    assert reusable["outputs"]["fingerprint"] == "${{ steps.plan.outputs.fingerprint }}"
 
 
-def test_dispatch_inputs_go_through_env_and_are_validated_against_dev() -> None:
+def test_dispatch_inputs_reach_the_scripts_through_env_only() -> None:
     workflow = deploy()
-    on = workflow[True] if True in workflow else workflow["on"]
-    inputs = on["workflow_dispatch"]["inputs"]
+    inputs = workflow_on(workflow)["workflow_dispatch"]["inputs"]
     assert set(inputs) == {"environment", "digest"}
     assert inputs["environment"]["options"] == ["dev", "uat", "prod"]
-    dev = workflow["jobs"]["dev"]
-    assert dev["env"]["INPUT_DIGEST"] == "${{ inputs.digest }}"
-    texts = "\n".join(steps_text(dev))
-    assert 'if ! [[ "${INPUT_DIGEST}" =~ ^sha256:[0-9a-f]{64}$ ]]' in texts
-    assert "az acr repository show" in texts, "dispatch digest must exist in the dev registry"
-    assert "az containerapp revision list --all" in texts, "dispatch digest must have run in dev"
+    route = workflow["jobs"]["route"]
+    assert route["env"]["INPUT_ENVIRONMENT"] == "${{ inputs.environment }}"
+    assert any("deploy.py targets" in t for t in steps_text(route))
+    for name in ("dev", "uat-plan", "prod-plan"):
+        assert f"needs.route.outputs.{name.split('-')[0]} == 'true'" in workflow["jobs"][name]["if"]
 
 
-@pytest.mark.parametrize("env", ["dev", "uat", "prod"])
-def test_smoke_runs_after_every_apply_with_a_masked_key_vault_key(env: str) -> None:
-    job = deploy()["jobs"][env]
-    texts = steps_text(job)
-    applies = [i for i, t in enumerate(texts) if "terraform apply" in t and "tfplan" in t]
-    smokes = [i for i, t in enumerate(texts) if "aigateway smoke" in t]
-    assert applies, f"{env}: no terraform apply of a saved plan"
-    assert smokes, f"{env}: no smoke step"
-    assert max(applies) < min(smokes), f"{env}: smoke must follow the apply"
-    smoke = texts[smokes[-1]]
-    assert "az keyvault secret show" in smoke
-    assert "gateway-key-smoke" in smoke
-    assert smoke.index("::add-mask::") < smoke.index("aigateway smoke")
-    assert "image_digest=${DIGEST}" in "\n".join(texts)
-
-
-@pytest.mark.parametrize("env", ["dev", "uat", "prod"])
-def test_applies_on_one_environment_never_overlap(env: str) -> None:
-    job = deploy()["jobs"][env]
-    assert job["concurrency"]["group"] == f"deploy-{env}"
-    assert job["concurrency"]["cancel-in-progress"] is False
-
-
-def test_ci_runs_the_readme_test_command_plans_every_environment_and_smokes_the_image() -> None:
+def test_ci_plans_dev_and_uat_for_pull_requests_never_prod() -> None:
     ci = load(ROOT / ".github" / "workflows" / "ci.yml")
-    on = ci[True] if True in ci else ci["on"]
-    assert "pull_request" in on
-    assert "push" in on
+    assert "pull_request" in workflow_on(ci)
     jobs = ci["jobs"]
     assert any("python3 dev.py test" in t for t in steps_text(jobs["test"]))
     plan = jobs["terraform"]
-    assert [m["env"] for m in plan["strategy"]["matrix"]["include"]] == ["dev", "uat", "prod"]
-    assert "environment" not in plan, "plan jobs use the pull_request/main subject, not an environment"
-    plan_text = "\n".join(steps_text(plan))
-    assert "terraform validate" in plan_text
-    assert "-lock=false" in plan_text
-    assert "GITHUB_STEP_SUMMARY" in plan_text
-    assert "<details>" in plan_text
-    assert "openssl rand -hex" in plan_text
+    matrix = {m["env"]: m for m in plan["strategy"]["matrix"]["include"]}
+    assert list(matrix) == ["dev", "uat", "prod"]
+    assert matrix["prod"]["client_id"] == "", "no identity can plan prod from a pull request"
+    assert "environment" not in plan, "pull request plans use the pull_request subject, not an environment"
+    text = "\n".join(steps_text(plan))
+    assert "terraform" in text and "validate" in text
+    assert 'python3 scripts/deploy.py plan --env "${TARGET_ENV}" --keep-image' in text
     image = "\n".join(steps_text(jobs["image"]))
     assert "docker run -d" in image
-    assert "-p 4000:4000" in image
     assert "aigateway smoke --base-url http://127.0.0.1:4000 --key sk-local-dev" in image
+
+
+def test_drift_is_checked_nightly_in_every_environment_without_applying() -> None:
+    drift = load(ROOT / ".github" / "workflows" / "drift.yml")
+    assert "schedule" in workflow_on(drift)
+    job = drift["jobs"]["drift"]
+    assert job["strategy"]["matrix"]["env"] == ["dev", "uat", "prod"]
+    assert job["environment"] == "${{ matrix.env }}-plan", "the read-only plan identity, never the deploy one"
+    assert runs("drift.yml") == ['python3 scripts/deploy.py drift --env "${TARGET_ENV}"']
 
 
 def test_dependabot_covers_every_ecosystem_with_a_cooldown() -> None:
