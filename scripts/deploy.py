@@ -263,8 +263,8 @@ class Terraform:
             )
         return proc
 
-    def json(self, *args: str) -> dict[str, Any]:
-        out = self.run(*args, "-json", capture=True).stdout.strip()
+    def json(self, command: str, *args: str) -> dict[str, Any]:
+        out = self.run(command, "-json", "-no-color", *args, capture=True).stdout.strip()
         loaded: dict[str, Any] = json.loads(out) if out else {}
         return loaded
 
