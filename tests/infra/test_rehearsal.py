@@ -19,7 +19,6 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,10 @@ from tests.infra.conftest import REPO, TERRAFORM, copy_infra
 pytestmark = [pytest.mark.infra, pytest.mark.slow]
 
 OPERATORS = "0c0c0c0c-1111-2222-3333-444444444444"
-OPENAI = f"/subscriptions/{fake_az.SUB}/resourceGroups/pvc-openai-rg/providers/Microsoft.CognitiveServices/accounts/pvc-openai"
+OPENAI = (
+    f"/subscriptions/{fake_az.SUB}/resourceGroups/pvc-openai-rg"
+    "/providers/Microsoft.CognitiveServices/accounts/pvc-openai"
+)
 DIGESTS = {n: "sha256:" + str(n) * 64 for n in range(1, 4)}
 APP = "module.aigateway.azurerm_container_app.this"
 PROTECTED = ("azurerm_container_app", "azurerm_container_app_environment", "azurerm_log_analytics_workspace")
@@ -204,10 +206,10 @@ def bootstrap(stage: Stage, *envs: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def rehearsed(offline_mirror: OfflineMirror, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
+def rehearsed(offline_mirror: OfflineMirror, tmp_path_factory: pytest.TempPathFactory) -> Stage:
     stage = make_stage(tmp_path_factory.mktemp("rehearsal"), offline_mirror)
     bootstrap(stage, "dev", "uat", "prod")
-    yield stage
+    return stage
 
 
 # ------------------------------------------------------------------------------------------------ dev
