@@ -17,6 +17,8 @@ Creates (each only when missing; a second run changes nothing):
 <suffix> is 6 hex of the subscription id (the same on every run) unless --suffix is given; both global
 names are checked before anything is created, so a taken name stops the run with nothing half-made.
 
+  - the resource providers the stack uses, registered once (Terraform's provider registers none: the
+    pipeline's identities hold roles on one resource group and could not).
 Prints the repository variables the workflows need (stdout, one `NAME=value` a line) and sets them with
 `gh variable set` unless --no-gh: TFSTATE_STORAGE_ACCOUNT, REGISTRY_LOGIN_SERVER.
 
@@ -47,6 +49,17 @@ from _az import (
 )
 
 RETENTION_DAYS = 30
+# Every namespace infra/ and the bootstrap create resources in (Microsoft.Storage for the state account).
+RESOURCE_PROVIDERS = (
+    "Microsoft.App",
+    "Microsoft.Cache",
+    "Microsoft.ContainerRegistry",
+    "Microsoft.Insights",
+    "Microsoft.KeyVault",
+    "Microsoft.ManagedIdentity",
+    "Microsoft.OperationalInsights",
+    "Microsoft.Storage",
+)
 LOCK_NAME = "protect-shared-aigateway"
 TAGS = ["workload=aigateway", "purpose=shared", "managed-by=scripts/bootstrap_shared.py"]
 
@@ -103,6 +116,14 @@ class Shared:
         if taken:
             raise BootstrapError(f"{' and '.join(taken)} taken: choose another --suffix")
         return account, registry
+
+    # ------------------------------------------------------------------------------------ providers
+
+    def ensure_providers(self) -> None:
+        for namespace in RESOURCE_PROVIDERS:
+            found = self.az.read(["provider", "show", "--namespace", namespace, *self.sub]) or {}
+            if found.get("registrationState") != "Registered":
+                self.az.write(["provider", "register", "--namespace", namespace, *self.sub])
 
     # ------------------------------------------------------------------------------------ group
 
@@ -273,6 +294,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     )
 
     account, registry = shared.check_names()
+    shared.ensure_providers()
     shared.ensure_group()
     shared.ensure_storage(account)
     login_server = shared.ensure_registry(registry)

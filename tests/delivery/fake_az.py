@@ -38,7 +38,19 @@ if TYPE_CHECKING:  # the fake runs with python -S: keep start-up imports to the 
 
 REPO_ROOT: str | None = None  # install() writes the repository's path here in the installed copy
 LOG_VAR = "FAKE_CLI_LOG"
-WRITE_VERBS = {"create", "update", "set", "delete", "import", "add", "remove", "restart", "purge", "recover"}
+WRITE_VERBS = {
+    "register",
+    "create",
+    "update",
+    "set",
+    "delete",
+    "import",
+    "add",
+    "remove",
+    "restart",
+    "purge",
+    "recover",
+}
 GH_WRITE_METHODS = {"PUT", "POST", "PATCH", "DELETE"}
 BUILTIN_ROLES = {
     "Owner",
@@ -611,6 +623,22 @@ def az_resource(cmd: str, opts: dict[str, list[str]], st: dict[str, Any], stdin:
     raise Unsupported
 
 
+def az_provider(cmd: str, opts: dict[str, list[str]], st: dict[str, Any], stdin: str) -> Any:
+    """Resource provider registration (subscription level)."""
+    registered = st.setdefault("providers", [])
+    namespace = one(opts, "namespace", "n")
+    if cmd == "provider show":
+        return {
+            "namespace": namespace,
+            "registrationState": "Registered" if namespace in registered else "NotRegistered",
+        }
+    if cmd == "provider register":
+        if namespace not in registered:
+            registered.append(namespace)
+        return None
+    raise Unsupported
+
+
 def az_ad(cmd: str, opts: dict[str, list[str]], st: dict[str, Any], stdin: str) -> Any:
     """Entra ID."""
     if cmd == "ad group show":
@@ -714,6 +742,7 @@ AZ_AREAS = {
     "acr": az_acr,
     "containerapp": az_containerapp,
     "resource": az_resource,
+    "provider": az_provider,
     "ad": az_ad,
     "role": az_role,
 }

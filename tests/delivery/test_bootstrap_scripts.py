@@ -116,8 +116,13 @@ def test_shared_first_run_creates_everything_second_run_nothing(fake_cli: FakeCl
         "storage account blob-service-properties update",
         "storage container-rm create",
         "acr create",
+        "provider register",
     ):
         assert any(c.startswith(command) for c in created), command
+    # The pipeline's identities are scoped to one resource group and cannot register providers.
+    assert {"Microsoft.App", "Microsoft.Cache", "Microsoft.KeyVault", "Microsoft.OperationalInsights"} <= set(
+        fake_cli.state()["providers"]
+    )
 
     state = fake_cli.state()
     assert list(state["groups"]) == ["pvc-shared-aigateway-rg-san"]
