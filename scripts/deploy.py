@@ -51,7 +51,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _az import ENVIRONMENTS, EXIT_OK, IMAGE_REPOSITORY, Az, BootstrapError, main_guard
+from _az import (
+    ENVIRONMENTS,
+    EXIT_OK,
+    IMAGE_REPOSITORY,
+    STATE_KEY,
+    Az,
+    BootstrapError,
+    main_guard,
+    state_container_name,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE_RE = re.compile(
@@ -63,7 +72,6 @@ APP_ADDRESS = "module.aigateway.azurerm_container_app.this"
 PROTECTED_TYPES = ("azurerm_container_app", "azurerm_container_app_environment", "azurerm_log_analytics_workspace")
 PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
 SMOKE_SECRET = "gateway-key-smoke"  # noqa: S105 (a Key Vault secret name, not a value)
-STATE_KEY = "aigateway.tfstate"
 EXIT_DRIFT = 2
 
 
@@ -282,19 +290,23 @@ class Environment:
 
     @property
     def container(self) -> str:
-        return f"tfstate-{self.name}"
+        return state_container_name(self.name)
 
     @property
     def tf(self) -> Terraform:
         return Terraform(self.root)
 
+    @property
+    def override_file(self) -> Path:
+        return self.root / "zz_local_backend_override.tf"
+
     def _override(self, path: Path | None) -> None:
-        """A local backend in place of Azure storage (rehearsal, or a plan before any state exists)."""
-        override = self.root / "zz_local_backend_override.tf"
+        """A local backend in place of Azure storage (rehearsal, or a plan before any state exists).
+        Removed again when the command ends (run()), so a later plain `terraform` run is not misled."""
         if path is None:
-            override.unlink(missing_ok=True)
+            self.override_file.unlink(missing_ok=True)
         else:
-            override.write_text(f'terraform {{\n  backend "local" {{\n    path = "{path}"\n  }}\n}}\n')
+            self.override_file.write_text(f'terraform {{\n  backend "local" {{\n    path = "{path}"\n  }}\n}}\n')
 
     def state_exists(self) -> bool:
         if self.local_state is not None:
@@ -682,12 +694,17 @@ def run(argv: Sequence[str] | None = None) -> int:
         local_state=args.local_state.resolve() if args.local_state else None,
         dry_run=args.dry_run,
     )
-    if args.command == "deploy":
-        image = resolve_image(args.registry, image=args.image, built=args.built_digest, requested=args.requested_digest)
-        return deploy(env, image, args)
-    if args.command == "plan":
-        return plan_only(env, args)
-    return drift(env, args)
+    try:
+        if args.command == "deploy":
+            image = resolve_image(
+                args.registry, image=args.image, built=args.built_digest, requested=args.requested_digest
+            )
+            return deploy(env, image, args)
+        if args.command == "plan":
+            return plan_only(env, args)
+        return drift(env, args)
+    finally:
+        env.override_file.unlink(missing_ok=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
