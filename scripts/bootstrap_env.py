@@ -26,7 +26,8 @@ Per environment (each object only when missing; a second run changes nothing):
               Contributor on the environment's resource group (never the subscription), Storage Blob
               Data Contributor on its own state container `tfstate-{env}`, Key Vault Secrets User on its
               vault (the smoke key, secret names), and on the shared registry AcrPush (dev: it builds and
-              pushes) or AcrPull (uat/prod: checks the promoted digest exists).
+              pushes) or AcrPull (uat/prod: checks the promoted digest exists), plus Reader on the registry
+              (az acr looks the registry up through ARM before any data-plane call).
        plan   `pvc-{env}-aigateway-ghplan-san`, subjects `environment:{env}-plan` (pre-approval plans,
               drift check; that environment only admits `main`) and, for dev and uat only,
               `pull_request` (prod is never planned from a pull request: its state holds prod data).
@@ -484,6 +485,9 @@ class Bootstrap:
         self.ensure_role(deploy, BLOB_CONTRIBUTOR, container_id)
         self.ensure_role(deploy, KV_SECRETS_USER, vault_id)
         self.ensure_role(deploy, ACR_PUSH if env == "dev" else ACR_PULL, shared.registry_id)
+        # az acr login / repository show look the registry up through ARM first: AcrPush/AcrPull are
+        # data-plane only, so without Reader on the registry itself they fail with "not found".
+        self.ensure_role(deploy, READER, shared.registry_id)
 
         plan_subjects = [f"environment:{env}-plan"] + (["pull_request"] if env in PULL_REQUEST_PLANS else [])
         plan = self.ensure_github_identity(app_registration_name(env, "plan"), plan_subjects)

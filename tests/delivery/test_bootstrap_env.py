@@ -236,6 +236,7 @@ def test_exact_roles_of_each_identity(bootstrapped: Bootstrapped, env: str) -> N
         ("Storage Blob Data Contributor", e.container_id),
         ("Key Vault Secrets User", e.vault["id"]),
         ("AcrPush" if env == "dev" else "AcrPull", registry),
+        ("Reader", registry),
     }
     assert roles(state, e.plan) == {("Reader", e.group_id), ("Storage Blob Data Reader", e.container_id)}
     assert ("Key Vault Secrets Officer", e.vault["id"]) in roles(state, OPERATORS)
@@ -391,8 +392,8 @@ def test_dry_run_on_an_empty_subscription_writes_nothing(fake_cli: FakeCli) -> N
     assert sum(" identity create " in line for line in would) == 3
     assert sum(" ad app create " in line for line in would) == 6
     assert sum(" lock create " in line for line in would) == 1
-    # app: 2 (+ OpenAI deferred), operators: 2, deploy: 4, plan: 2 per environment
-    assert sum(" role assignment create " in line for line in would) == 30
+    # app: 2 (+ OpenAI deferred), operators: 2, deploy: 5, plan: 2 per environment
+    assert sum(" role assignment create " in line for line in would) == 33
     assert any("gh api repos/contoso/ai-gateway/environments/prod-plan --method PUT" in line for line in would)
 
 
@@ -405,7 +406,7 @@ def test_dry_run_after_the_shared_layer_writes_nothing(fake_cli: FakeCli) -> Non
     assert result.returncode == 0, result.stderr
     assert fake_cli.writes() == []
     would = [line for line in result.stderr.splitlines() if line.startswith("[dry-run, would run] ")]
-    assert sum(" role assignment create " in line for line in would) == 11
+    assert sum(" role assignment create " in line for line in would) == 12
     prod_vault = _az.key_vault_name("prod", _az.vault_suffix(SUB, "prod"))
     assert any(
         f" keyvault create --name {prod_vault} " in line
