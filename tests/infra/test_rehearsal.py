@@ -309,9 +309,13 @@ def test_6_prod_shares_its_limits_through_redis_signed_in_with_the_identity(rehe
     assert "azurerm_managed_redis" in resources
     app = next(r for r in stage.tf_state("prod")["resources"] if r["type"] == "azurerm_container_app")
     env = {e["name"]: e["value"] for e in app["instances"][0]["attributes"]["template"][0]["container"][0]["env"]}
-    assert env["GATEWAY_REDIS_URL"].startswith("rediss://pvc-prod-aigateway-redis-san.")
+    assert env["GATEWAY_REDIS_URL"] == "rediss://pvc-prod-aigateway-redis-san.southafricanorth.redis.azure.net:10000"
     assert env["GATEWAY_REDIS_AUTH"] == "entra"
     assert not any("password" in (v or "").lower() or "key=" in (v or "").lower() for v in env.values())
+    (redis,) = [r for r in stage.tf_state("prod")["resources"] if r["type"] == "azurerm_managed_redis"]
+    database = redis["instances"][0]["attributes"]["default_database"][0]
+    assert database["access_keys_authentication_enabled"] is False
+    assert database["primary_access_key"] == database["secondary_access_key"] == "", "no Redis key in state"
 
 
 def test_7_a_plan_that_changed_after_the_approval_is_refused(rehearsed: Stage) -> None:

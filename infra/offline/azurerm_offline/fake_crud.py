@@ -381,6 +381,17 @@ FORCE_NEW: dict[str, tuple[str, ...]] = {
 }
 
 
+def managed_redis_rules(new: dict[str, Any]) -> None:
+    """What Azure and azurerm do for a Managed Redis: the database listens on 10000, and the access keys are
+    only listed (so only land in state) when access keys are on (azurerm managed_redis_resource.go, Read)."""
+    for database in new.get("default_database") or []:
+        if is_unknown(database.get("port")) or not database.get("port"):
+            database["port"] = 10000
+        if not database.get("access_keys_authentication_enabled"):
+            database["primary_access_key"] = ""
+            database["secondary_access_key"] = ""
+
+
 def _same(attr: str, prior: Any, proposed: Any) -> bool:
     if is_unknown(proposed):
         return False
@@ -701,6 +712,8 @@ class FakeAzureServicer(SchemaOnlyServicer):
             "location": new.get("location"),
             "tags": new.get("tags") or {},
         }
+        if type_name == "azurerm_managed_redis":
+            managed_redis_rules(new)
         if type_name == "azurerm_resource_group":
             state["groups"].setdefault(
                 new["name"], {"id": new["id"], "name": new["name"], "location": new["location"], "tags": new["tags"]}
