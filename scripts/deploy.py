@@ -396,7 +396,7 @@ def plan_summary(env: str, changes: Sequence[Change], fingerprint: str, plan_tex
         f"### terraform plan: {env}\n\n{counts['create']} to create, {counts['update']} to update, "
         f"{replaces} to replace, {counts['delete']} to delete. Fingerprint `{fingerprint[:16]}`.\n"
     )
-    delimiter = "~~~~~~"  # a fence the plan text cannot close: it never contains six tildes at line start
+    delimiter = "~~~~~~"  # a plan line that could close this fence is indented below, so only ours do
     body = plan_text[-60000:].replace("\n" + delimiter, "\n " + delimiter)
     return f"{head}\n<details><summary>plan</summary>\n\n{delimiter}\n{body}\n{delimiter}\n</details>\n"
 
@@ -407,7 +407,7 @@ def check_plan(env: Environment, plan: dict[str, Any]) -> list[Change]:
     if unsafe:
         raise DeployError(
             f"{env.name}: the plan would destroy {', '.join(unsafe)}; a pipeline never does that "
-            "(docs/deploy.md, 'Changes that replace the app')"
+            "(docs/deploy.md, section 11: changes the pipeline refuses)"
         )
     return changes
 
