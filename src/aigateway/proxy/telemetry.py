@@ -37,6 +37,7 @@ class RequestRecord:
     error_class: str | None = None
     error_source: ErrorSource | None = None
     client_disconnected: bool = False
+    source: str | None = None  # keyed hash of the client's address (proxy/client_guard.py), never the address
 
     def to_line(self) -> bytes:
         now = time.perf_counter()
@@ -62,6 +63,7 @@ class RequestRecord:
                     "error_class": self.error_class,
                     "error_source": self.error_source,
                     "client_disconnected": self.client_disconnected,
+                    "source": self.source,
                 }
             )
             + b"\n"
