@@ -51,6 +51,7 @@ def _api_routes(state: EmulatorState) -> list[Route]:
         Route("/openai/responses/{response_id}", ep("dated", "response.get"), methods=["GET"]),
         Route("/openai/responses/{response_id}", ep("dated", "response.delete"), methods=["DELETE"]),
         Route("/openai/responses/{response_id}/cancel", ep("dated", "response.cancel"), methods=["POST"]),
+        Route("/openai/responses/{response_id}/input_items", ep("dated", "response.input_items"), methods=["GET"]),
         Route("/openai/models", ep("dated", "models"), methods=["GET"]),
     ]
 

@@ -96,6 +96,11 @@ def item_not_persisted(item_id: str) -> JSON:
     )
 
 
+def invalid_metadata(problem: str, code: str) -> JSON:
+    """OpenAI's wording for a `metadata` over its limits [inf: Azure's exact text was not captured]."""
+    return invalid_request(f"Invalid 'metadata': {problem}", param="metadata", code=code)
+
+
 def response_not_found(response_id: str) -> JSON:
     return invalid_request(f"Response with id '{response_id}' not found.", code="not_found")
 

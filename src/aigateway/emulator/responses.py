@@ -25,6 +25,9 @@ FAILURE_MESSAGE = (
     "keep seeing this error."
 )
 TOOL_OUTPUT_TYPES = ("function_call_output", "custom_tool_call_output")
+METADATA_MAX_KEYS = 16
+METADATA_MAX_KEY_CHARS = 64
+METADATA_MAX_VALUE_CHARS = 512
 
 
 def new_id(prefix: str) -> str:
@@ -66,7 +69,34 @@ def prompt_cost(body: dict[str, Any]) -> int:
     return estimate(text_of(body.get("input")) + text_of(body.get("instructions"))) + cap
 
 
+def _metadata_problem(metadata: Any) -> JsonReply | None:
+    """Azure's limits on `metadata`: at most 16 string keys of up to 64 characters, string values up to 512."""
+    if metadata is None:
+        return None
+    if not isinstance(metadata, dict):
+        return JsonReply(400, errors.invalid_metadata("expected an object.", "invalid_type"))
+    if len(metadata) > METADATA_MAX_KEYS:
+        problem = (
+            f"too many properties. Expected an object with at most {METADATA_MAX_KEYS} properties, but got an "
+            f"object with {len(metadata)} properties instead."
+        )
+        return JsonReply(400, errors.invalid_metadata(problem, "object_above_max_properties"))
+    for key, value in metadata.items():
+        if len(key) > METADATA_MAX_KEY_CHARS:
+            problem = f"key '{key[:16]}...' is longer than {METADATA_MAX_KEY_CHARS} characters."
+            return JsonReply(400, errors.invalid_metadata(problem, "string_above_max_length"))
+        if not isinstance(value, str):
+            return JsonReply(400, errors.invalid_metadata(f"the value of '{key}' must be a string.", "invalid_type"))
+        if len(value) > METADATA_MAX_VALUE_CHARS:
+            problem = f"the value of '{key}' is longer than {METADATA_MAX_VALUE_CHARS} characters."
+            return JsonReply(400, errors.invalid_metadata(problem, "string_above_max_length"))
+    return None
+
+
 def validate(body: dict[str, Any], dep: Deployment, store: ResponseStore) -> JsonReply | None:
+    bad_metadata = _metadata_problem(body.get("metadata"))
+    if bad_metadata is not None:
+        return bad_metadata
     if dep.reasoning and body.get("temperature") is not None:
         return JsonReply(400, errors.TEMPERATURE_UNSUPPORTED)
     reasoning = body.get("reasoning")
