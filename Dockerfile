@@ -48,8 +48,9 @@ LABEL org.opencontainers.image.title="aigateway" \
 # PYTHONDONTWRITEBYTECODE: the bytecode is already in the image; nothing is written at run time.
 # LITELLM_LOCAL_MODEL_COST_MAP: LiteLLM reads its bundled cost map instead of fetching it at start.
 # GATEWAY_HOST/GATEWAY_PORT: listen on every interface, port 4000 (the ACA ingress target port).
-# No AZURE_OPENAI_ENDPOINT here: without one the gateway starts its embedded emulator with key sk-local-dev
-# (how CI smoke-tests the image); Azure settings come from the Container App's environment.
+# No AZURE_OPENAI_ENDPOINT here: Azure settings come from the Container App's environment. Without one the
+# gateway refuses to start (it listens on 0.0.0.0) unless GATEWAY_EMULATOR=true asks for its embedded emulator,
+# key sk-local-dev (how CI smoke-tests the image).
 ENV PATH=/opt/venv/bin:${PATH} \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

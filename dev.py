@@ -62,12 +62,14 @@ def ensure_iac_venv() -> None:
 
 
 def ensure_test_tools() -> None:
-    """System tools the tests drive for real: redis-server (shared limits) and the Codex CLI."""
-    if shutil.which("redis-server") is None:
+    """System tools the tests drive for real: redis-server (shared limits), strace (the attack tests watch
+    every connect() of the gateway with it) and the Codex CLI."""
+    missing = [tool for tool in ("redis-server", "strace") if shutil.which(tool) is None]
+    if missing:
         if os.geteuid() != 0 or shutil.which("apt-get") is None:
-            sys.exit("redis-server is missing: install it (Debian: apt-get install redis-server)")
+            sys.exit(f"{' and '.join(missing)} missing: install (Debian: apt-get install {' '.join(missing)})")
         run("apt-get", "update", "-qq")
-        run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "redis-server")
+        run("apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing)
     codex = NPM_PREFIX / "bin" / "codex"
     if not codex.exists() and shutil.which("npm") is not None:
         run("npm", "install", "--silent", "--no-fund", "--no-audit", "--prefix", NPM_PREFIX, "-g", CODEX_NPM_PACKAGE)

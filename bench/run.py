@@ -59,6 +59,7 @@ class Bench:
         self.emb = load.embeddings_body()
         self.resp = load.responses_body()
         self.resp_stream = load.responses_body(stream=True)
+        self.chat = load.chat_body()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         return self.runner.run(coro)
@@ -125,6 +126,33 @@ class Bench:
                         per_round[target.name].append({q: report.percentile(ms, float(q[1:])) for q in _QS})
                 out[route][conc] = _latency_summary(per_round, errors)
                 print(f"  latency {route} {conc}: " + _brief(out[route][conc]), flush=True)
+        return out
+
+    def chat_latency(self, targets: list[stack.Target]) -> dict[str, Any]:
+        """Chat completions (the bridge to the Responses API) on the proxies: there is no direct path to
+        compare with (Azure has no chat route for codex), so these are absolute figures, side by side."""
+        proxies = [t for t in targets if t.chat is not None]
+        out: dict[str, Any] = {}
+        for conc, count in (("c1", self.size.latency_c1), ("c10", self.size.latency_c10)):
+            per_round: dict[str, list[dict[str, float]]] = {t.name: [] for t in proxies}
+            errors = dict.fromkeys(per_round, 0)
+            for r in range(self.size.rounds):
+                for target in self._order(proxies, r):
+                    assert target.chat is not None
+                    res = self.drive(target, f"latency chat {conc}", target.chat, self.chat, int(conc[1:]), count=count)
+                    errors[target.name] += res.errors
+                    ms = [x * 1000 for x in res.latencies]
+                    per_round[target.name].append({q: report.percentile(ms, float(q[1:])) for q in _QS})
+            row: dict[str, Any] = {}
+            for name, rounds in per_round.items():
+                row[name] = {q: report.spread([r[q] for r in rounds]) for q in _QS}
+                row[name]["errors"] = errors[name]
+            row["gateway_vs_litellm_p50"] = report.ratio(
+                row["gateway"]["p50"]["median"], row["litellm"]["p50"]["median"]
+            )
+            out[conc] = row
+            brief = (f"{n} p50 {row[n]['p50']['median']:.1f} p99 {row[n]['p99']['median']:.1f}" for n in per_round)
+            print(f"  latency chat {conc}: " + ", ".join(brief), flush=True)
         return out
 
     def streaming(self, emulator: stack.Emulator, targets: list[stack.Target]) -> dict[str, Any]:
@@ -290,6 +318,10 @@ def _comparisons(res: dict[str, Any]) -> dict[str, float]:
                 out[f"{route} {conc} added {q}"] = report.ratio(
                     row["gateway"]["added_ms"][q]["median"], row["litellm"]["added_ms"][q]["median"]
                 )
+    for conc in ("c1", "c10"):
+        chat = res["chat_latency"][conc]
+        for q in ("p50", "p99"):
+            out[f"chat {conc} {q}"] = report.ratio(chat["gateway"][q]["median"], chat["litellm"][q]["median"])
     s = res["streaming"]
     out["stream TTFB p50"] = report.ratio(s["gateway"]["ttfb_ms"]["median"], s["litellm"]["ttfb_ms"]["median"])
     out["stream inter-event p99"] = report.ratio(
@@ -368,6 +400,7 @@ def run_bench(size_name: str, results_dir: Path = report.RESULTS_DIR) -> dict[st
             warm_rss = {n: stack.rss_bytes(t.pid) for n, t in proxies.items()}
             print("bench: latency", flush=True)
             latency = bench.latency(targets)
+            chat_latency = bench.chat_latency(targets)
             print("bench: streaming", flush=True)
             streaming = bench.streaming(emulator, targets)
             print("bench: throughput", flush=True)
@@ -421,6 +454,7 @@ def run_bench(size_name: str, results_dir: Path = report.RESULTS_DIR) -> dict[st
             "sizes": size.__dict__,
         },
         "latency": latency,
+        "chat_latency": chat_latency,
         "streaming": streaming,
         "throughput": throughput,
         "cold_start": cold,

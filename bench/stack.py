@@ -198,6 +198,7 @@ class Target:
     embeddings: Endpoint
     responses: Endpoint
     pid: int
+    chat: Endpoint | None = None  # chat completions, bridged to the Responses API (proxies only: Azure has none)
 
 
 def direct_target(emulator: Emulator) -> Target:
@@ -219,4 +220,5 @@ def proxy_target(name: str, port: int, key: str, pid: int) -> Target:
         Endpoint(HOST, port, "/v1/embeddings", auth),
         Endpoint(HOST, port, "/v1/responses", auth),
         pid,
+        Endpoint(HOST, port, "/v1/chat/completions", auth),
     )

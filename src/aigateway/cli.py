@@ -20,7 +20,16 @@ EXIT_ERROR = 1
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aigateway", description="OpenAI-compatible gateway for Azure OpenAI")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="run the gateway (embedded emulator when AZURE_OPENAI_ENDPOINT is unset)")
+    serve = sub.add_parser(
+        "serve",
+        help="run the gateway (embedded emulator when AZURE_OPENAI_ENDPOINT is unset, on loopback without keys)",
+    )
+    serve.add_argument(
+        "--emulator",
+        action="store_true",
+        help="run against the embedded emulator even with project keys or a non-loopback GATEWAY_HOST "
+        "(the same as GATEWAY_EMULATOR=true)",
+    )
 
     emulator = sub.add_parser("emulator", help="run the Azure OpenAI emulator alone")
     emulator.add_argument("--host", default="127.0.0.1")
@@ -47,10 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _serve() -> int:
+def _serve(args: argparse.Namespace) -> int:
     from aigateway.server import serve
     from aigateway.settings import load_settings
 
+    if args.emulator:
+        # In the environment, not only in these settings: everything in the process reads one configuration.
+        os.environ["GATEWAY_EMULATOR"] = "true"
     serve(load_settings())
     return EXIT_OK
 
@@ -91,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "serve":
-            return _serve()
+            return _serve(args)
         if args.command == "emulator":
             return _emulator(args)
         if args.command == "smoke":

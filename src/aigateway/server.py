@@ -1,37 +1,34 @@
-"""`aigateway serve`: configure the process, start the embedded emulator if needed, run LiteLLM behind the front.
+"""`aigateway serve`: configure the process, start the embedded emulator if needed, run the front.
 
-Order matters: LiteLLM reads several environment variables at import time, so everything is set before
-`litellm.proxy.proxy_server` is imported.
+LiteLLM is a library here (the chat -> Responses translation of `proxy/chat_bridge.py`), imported in the
+background. Order matters: it reads several environment variables at import time, so they are set first.
 """
 
 from __future__ import annotations
 
 import gc
-import logging
 import os
-import secrets
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from aigateway.launcher import BASE_ENV
-from aigateway.litellm_config import AZURE_KEY_ENV, write_config
-from aigateway.settings import DEFAULT_LOCAL_KEY, LOCAL_PROJECT, Settings
+from aigateway.settings import (
+    DEFAULT_LOCAL_KEY,
+    LOCAL_PROJECT,
+    Settings,
+    has_project_keys,
+    is_loopback_host,
+    require_upstream,
+)
 
-# The routes the front hands to LiteLLM, so their lazy route tables are built before they are used.
-_LITELLM_PATHS = (("POST", "/v1/chat/completions"), ("POST", "/chat/completions"), ("GET", "/v1/model/info"))
 # How long a chat request arriving during a cold start waits for LiteLLM before a 503 + Retry-After.
 _LITELLM_START_WAIT_SECONDS = 60.0
 
-# LiteLLM switches that only add surface or work: docs, admin UI, telemetry, background jobs.
+# What LiteLLM reads at import: PRODUCTION = no `.env` file loaded from the working directory; its own log
+# level (its lines are re-routed as JSON without their text, `proxy/logs.py`).
 _LITELLM_ENV: dict[str, str] = {
-    "NO_DOCS": "True",
-    "NO_REDOC": "True",
-    "DISABLE_ADMIN_UI": "True",
-    "LITELLM_DONT_SHOW_FEEDBACK_BOX": "True",
     "LITELLM_MODE": "PRODUCTION",
-    "LITELLM_LOG": "WARNING",
+    "LITELLM_LOG": "ERROR",
 }
 
 
@@ -44,47 +41,48 @@ def _start_emulator(settings: Settings) -> tuple[str, str, Callable[[], None]]:
     return base_url, config.api_key, stop
 
 
-def prepare_environment(settings: Settings, endpoint: str, azure_key: str | None) -> Path:
-    """Set the process environment LiteLLM expects and write its config; returns the config path."""
+def prepare_environment(settings: Settings, endpoint: str, azure_key: str | None) -> None:
+    """Set the process environment LiteLLM reads at import. Nothing else goes there: the endpoint, the
+    deployment and the credentials are handed to each call by the bridge (`settings`, `endpoint` and
+    `azure_key` are not needed for that any more; the signature is kept for the callers)."""
+    del settings, endpoint, azure_key
     for name, value in {**BASE_ENV, **_LITELLM_ENV}.items():
         os.environ.setdefault(name, value)
-    if azure_key is not None:
-        os.environ[AZURE_KEY_ENV] = azure_key
-    # LiteLLM refuses to start without a master key. Nobody uses it (our auth hook rejects it); it is
-    # random per process so it can never be guessed.
-    os.environ["LITELLM_MASTER_KEY"] = "sk-" + secrets.token_hex(24)
-    if settings.azure_openai_auth == "entra":
-        os.environ.setdefault(
-            "AZURE_CREDENTIAL",
-            "ManagedIdentityCredential" if os.environ.get("AZURE_CLIENT_ID") else "DefaultAzureCredential",
-        )
-    config_dir = Path(tempfile.mkdtemp(prefix="aigateway-"))
-    config_path = write_config(settings, endpoint, config_dir)
-    os.environ["CONFIG_FILE_PATH"] = str(config_path)
-    return config_path
 
 
 def build_app(settings: Settings, endpoint: str, azure_key: str | None) -> Any:
-    """The ASGI app: the front, the direct path to Azure, and LiteLLM loading in the background
+    """The ASGI app: the front, the direct path to Azure, and the chat bridge loading in the background
     (environment must be prepared first)."""
-    from aigateway.proxy import runtime, upstream
-    from aigateway.proxy.engine import LiteLLMEngine
+    from aigateway.proxy import logs, runtime, upstream
+    from aigateway.proxy.chat_bridge import BridgeTarget
+    from aigateway.proxy.engine import ChatHandler, LiteLLMEngine
     from aigateway.proxy.front import GatewayFront
     from aigateway.proxy.limits import build_limiter
+    from aigateway.proxy.passthrough import AzureTargets
 
+    logs.install()
     rt = runtime.configure(settings)
     policy = upstream.RetryPolicy(
         attempts=settings.gateway_retry_attempts,
         max_seconds=settings.gateway_retry_max_seconds,
         retry_after_cap_seconds=settings.gateway_retry_after_cap_seconds,
     )
+    targets = AzureTargets.from_settings(settings, endpoint)
+    bridge_target = BridgeTarget(
+        endpoint=targets.endpoint,
+        api_version=targets.responses_api_version,
+        deployments=dict(targets.deployments),
+        timeout_seconds=settings.gateway_upstream_timeout_seconds,
+        force_store_false=settings.gateway_force_store_false,
+    )
+    bridge_auth = _azure_auth(settings, azure_key)
 
-    def load_litellm() -> Any:
-        upstream.install(policy)  # before LiteLLM creates any HTTP client
-        from litellm.proxy.proxy_server import app as litellm_app
+    def load_litellm() -> ChatHandler:
+        upstream.install(policy)  # imports LiteLLM's HTTP handler; before LiteLLM creates any HTTP client
+        from aigateway.proxy import chat_bridge
 
         _quiet_loggers()
-        return litellm_app
+        return chat_bridge.load(bridge_target, bridge_auth)
 
     engine = LiteLLMEngine(load_litellm, _after_startup, wait_seconds=_LITELLM_START_WAIT_SECONDS)
     limiter = build_limiter(
@@ -96,16 +94,19 @@ def build_app(settings: Settings, endpoint: str, azure_key: str | None) -> Any:
     return GatewayFront(engine, rt, limiter, _passthrough(settings, endpoint, azure_key, policy))
 
 
-def _after_startup(litellm_app: Any) -> None:
-    """Pay LiteLLM's lazy route-table build now, not in the first request; then let the GC run again,
-    with everything loaded so far frozen out of its scans."""
-    from starlette.routing import Match
+def _azure_auth(settings: Settings, azure_key: str | None) -> Any:
+    """The chat bridge's credentials to Azure: the same kind the direct path uses (`_passthrough`)."""
+    from aigateway.proxy import azure_auth
 
-    for method, path in _LITELLM_PATHS:
-        scope = {"type": "http", "method": method, "path": path, "root_path": "", "headers": [], "query_string": b""}
-        for route in litellm_app.router.routes:
-            if route.matches(scope)[0] == Match.FULL:
-                break
+    if settings.azure_openai_auth == "entra" and not settings.uses_emulator:
+        return azure_auth.EntraAuth(azure_auth.entra_credential(os.environ.get("AZURE_CLIENT_ID")))
+    return azure_auth.ApiKeyAuth(azure_key or "")
+
+
+def _after_startup(bridge: Any) -> None:
+    """Let the GC run again, with everything loaded so far (LiteLLM's ~3,100 modules) frozen out of its
+    scans."""
+    del bridge
     gc.freeze()
     gc.enable()
 
@@ -128,13 +129,39 @@ def _passthrough(settings: Settings, endpoint: str, azure_key: str | None, polic
 
 
 def _quiet_loggers() -> None:
-    # LiteLLM's loggers are the only ones that could carry request content; WARNING keeps them to errors
-    # without payloads (canary tests in tests/e2e/test_reliability.py), and uvicorn's access log is replaced by ours.
-    for name in ("LiteLLM", "LiteLLM Proxy", "LiteLLM Router", "uvicorn.access"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    # LiteLLM added its own handlers at import, and uvicorn configured its loggers after build_app: both are
+    # routed (again) through the JSON handler, which never writes request content (`proxy/logs.py`).
+    from aigateway.proxy import logs
+
+    logs.install()
+
+
+def _banner(settings: Settings, endpoint: str) -> list[str]:
+    """What the operator needs at start: where the gateway really listens, what it talks to, which key."""
+    host, port = settings.gateway_host, settings.gateway_port
+    shown_host = f"[{host}]" if ":" in host else host
+    if host in ("0.0.0.0", "::"):
+        where = "   (listening on every interface, reachable from other machines)"
+    else:
+        where = "" if is_loopback_host(host) else "   (reachable from other machines)"
+    lines = [f"aigateway: base URL  http://{shown_host}:{port}/v1{where}"]
+    if settings.uses_emulator:
+        asked = "   (GATEWAY_EMULATOR: fake completions, not Azure)" if settings.gateway_emulator else ""
+        lines.append(f"aigateway: upstream  embedded Azure OpenAI emulator at {endpoint}{asked}")
+        if not has_project_keys(settings, os.environ):
+            local_key = settings.gateway_local_key.get_secret_value()
+            shown = local_key if local_key == DEFAULT_LOCAL_KEY else "(the value of GATEWAY_LOCAL_KEY)"
+            lines.append(f"aigateway: key       {shown}   (project '{LOCAL_PROJECT}')")
+    else:
+        lines.append(f"aigateway: upstream  {endpoint}")
+        lines.append("aigateway: key       your project's key (GATEWAY_KEYS / GATEWAY_KEY_<PROJECT>)")
+    lines.append(f"aigateway: models    {', '.join(settings.model_aliases())}")
+    return lines
 
 
 def serve(settings: Settings) -> None:
+    # Before anything is imported or started: a production-like process without an endpoint stops here.
+    require_upstream(settings, os.environ)
     # LiteLLM's import creates millions of long-lived objects; collecting while they are created costs
     # ~35% of its load time and finds nothing. Re-enabled (and they are frozen) once LiteLLM has started.
     gc.disable()
@@ -151,32 +178,28 @@ def serve(settings: Settings) -> None:
     app = build_app(settings, endpoint, azure_key)
 
     host, port = settings.gateway_host, settings.gateway_port
-    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    lines = [f"aigateway: base URL  http://{shown_host}:{port}/v1"]
-    if settings.uses_emulator:
-        lines.append(f"aigateway: upstream  embedded Azure OpenAI emulator at {endpoint}")
-        if os.environ.get("GATEWAY_KEYS") is None and not any(k.startswith("GATEWAY_KEY_") for k in os.environ):
-            local_key = settings.gateway_local_key.get_secret_value()
-            shown = local_key if local_key == DEFAULT_LOCAL_KEY else "(the value of GATEWAY_LOCAL_KEY)"
-            lines.append(f"aigateway: key       {shown}   (project '{LOCAL_PROJECT}')")
-    else:
-        lines.append(f"aigateway: upstream  {endpoint}")
-        lines.append("aigateway: key       your project's key (GATEWAY_KEYS / GATEWAY_KEY_<PROJECT>)")
-    lines.append(f"aigateway: models    {', '.join(settings.model_aliases())}")
-    print("\n".join(lines), flush=True)
+    print("\n".join(_banner(settings, endpoint)), flush=True)
+
+    from aigateway.proxy.http_limits import HttpLimits, protocol_class
 
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        # httptools, bounded: header size and header time limits (proxy/http_limits.py).
+        http=protocol_class(HttpLimits(settings.gateway_max_header_bytes, settings.gateway_header_timeout_seconds)),
         ws="websockets-sansio",
         lifespan="on",
         access_log=False,
         server_header=False,
         log_level="warning",
-        timeout_keep_alive=75,  # longer than ACA/Envoy idle so the proxy, not us, closes idle connections
+        # Idle keep-alive connections: longer than the ingress keeps its own idle upstream connections, so the
+        # proxy, not us, closes them (a close racing the proxy's next request on that connection fails it).
+        timeout_keep_alive=settings.gateway_idle_timeout_seconds,
+        # The client's address is the front's business (proxy/client_guard.py: which X-Forwarded-For entry
+        # to trust); uvicorn's rewrite would trust the header from any loopback peer.
+        proxy_headers=False,
     )
     try:
         uvicorn.Server(config).run()

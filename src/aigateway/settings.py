@@ -6,6 +6,7 @@ message is one line naming the variable, which the CLI prints before exiting.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -92,6 +93,9 @@ class Settings(BaseSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = Field(default=4000, ge=1, le=65535)
     gateway_emulator_port: int = Field(default=0, ge=0, le=65535)
+    # Asks for the embedded emulator on purpose; without it a missing endpoint is an error whenever the
+    # process could be production (project keys configured or a non-loopback listen address).
+    gateway_emulator: bool = False
 
     gateway_project_limits: Annotated[dict[str, ProjectLimits], NoDecode] = Field(default_factory=dict)
     gateway_default_rpm: int = Field(default=600, ge=1)
@@ -107,6 +111,15 @@ class Settings(BaseSettings):
     gateway_upstream_timeout_seconds: float = Field(default=600.0, gt=0, le=3600)
     gateway_keepalive_seconds: float = Field(default=15.0, ge=0, le=230)
     gateway_max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # Slow or hostile clients (proxy/http_limits.py, proxy/client_guard.py): bounds on what one connection may hold.
+    gateway_max_header_bytes: int = Field(default=32 * 1024, ge=4096, le=1024 * 1024)
+    gateway_header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    gateway_body_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    gateway_idle_timeout_seconds: int = Field(default=75, ge=1, le=3600)
+    gateway_auth_failures_per_minute: int = Field(default=20, ge=0)
+    gateway_trusted_proxy_hops: int = Field(default=1, ge=0, le=5)
+    # True: every Responses create is sent with store=false and by-id routes answer 404 (no prompt kept in Azure).
+    gateway_force_store_false: bool = False
 
     @field_validator("azure_openai_endpoint")
     @classmethod
@@ -172,6 +185,15 @@ class Settings(BaseSettings):
             and not self.azure_openai_api_key.get_secret_value()
         ):
             raise ValueError("AZURE_OPENAI_API_KEY is required when AZURE_OPENAI_ENDPOINT is set (auth=key)")
+        return self
+
+    @model_validator(mode="after")
+    def _emulator_or_endpoint(self) -> Settings:
+        if self.gateway_emulator and self.azure_openai_endpoint:
+            raise ValueError(
+                "GATEWAY_EMULATOR: true runs the embedded emulator instead of Azure, but AZURE_OPENAI_ENDPOINT "
+                "is set too; unset one of them"
+            )
         return self
 
     # --- derived values -------------------------------------------------------------------------
@@ -242,6 +264,44 @@ def collect_project_keys(settings: Settings, environ: Mapping[str, str]) -> dict
     if not keys:
         raise SettingsError("GATEWAY_KEYS: no project key configured (set GATEWAY_KEYS or GATEWAY_KEY_<PROJECT>)")
     return keys
+
+
+def has_project_keys(settings: Settings, environ: Mapping[str, str]) -> bool:
+    """True when any project key is configured (GATEWAY_KEYS or a non-empty GATEWAY_KEY_<PROJECT>)."""
+    return bool(settings.gateway_keys.get_secret_value().strip()) or any(
+        variable.upper().startswith(PROJECT_KEY_PREFIX) and value for variable, value in environ.items()
+    )
+
+
+def is_loopback_host(host: str) -> bool:
+    """True only for addresses no other machine can reach: localhost, 127.0.0.0/8, ::1."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False  # any other host name may resolve to a reachable address
+
+
+def require_upstream(settings: Settings, environ: Mapping[str, str]) -> None:
+    """Refuse to fall back to the embedded emulator where the process could be serving real users.
+
+    Without AZURE_OPENAI_ENDPOINT the gateway would answer with the emulator's fake completions. That is the
+    point on a laptop (no keys, loopback), and a silent failure anywhere else, so there it is an error unless
+    the emulator is asked for (GATEWAY_EMULATOR=true, `aigateway serve --emulator`).
+    """
+    if not settings.uses_emulator or settings.gateway_emulator:
+        return
+    reasons = []
+    if has_project_keys(settings, environ):
+        reasons.append("project keys are configured")
+    if not is_loopback_host(settings.gateway_host):
+        reasons.append(f"GATEWAY_HOST {settings.gateway_host!r} is not a loopback address")
+    if reasons:
+        raise SettingsError(
+            f"AZURE_OPENAI_ENDPOINT is not set and {' and '.join(reasons)}: set AZURE_OPENAI_ENDPOINT, or "
+            "GATEWAY_EMULATOR=true (aigateway serve --emulator) to run the embedded emulator on purpose"
+        )
 
 
 def build_projects(settings: Settings, environ: Mapping[str, str]) -> list[Project]:

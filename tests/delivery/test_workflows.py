@@ -233,7 +233,8 @@ def test_ci_plans_dev_and_uat_for_pull_requests_never_prod() -> None:
     assert "terraform" in text and "validate" in text
     assert 'python3 scripts/deploy.py plan --env "${TARGET_ENV}" --keep-image' in text
     image = "\n".join(steps_text(jobs["image"]))
-    assert "docker run -d" in image
+    # The image listens on 0.0.0.0, where a missing endpoint stops the gateway unless the emulator is asked for.
+    assert "docker run -d --name gateway -p 4000:4000 -e GATEWAY_EMULATOR=true aigateway:ci" in image
     assert "aigateway smoke --base-url http://127.0.0.1:4000 --key sk-local-dev" in image
 
 

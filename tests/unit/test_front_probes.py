@@ -1,7 +1,7 @@
-"""Start-up and probes: the front serves at once while LiteLLM loads in a thread; LiteLLM's routes wait.
+"""Start-up and probes: the front serves at once while the chat bridge (LiteLLM) loads in a thread; chat waits.
 
-LiteLLM's app is replaced by a minimal ASGI app here (the end-to-end tests run the real one), so the
-window while it "imports" can be held open and observed.
+The bridge is replaced by a minimal handler here (the end-to-end tests run the real one), so the window
+while it "imports" can be held open and observed.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from aigateway.proxy import runtime
 from aigateway.proxy.engine import LiteLLMEngine
 from aigateway.proxy.front import GatewayFront
 from aigateway.proxy.limits import Limiter, LocalWindows
+from aigateway.proxy.telemetry import RequestRecord
 from aigateway.settings import load_settings
 
 
@@ -30,22 +31,31 @@ async def call(app: Any, path: str, method: str = "GET") -> tuple[int, bytes]:
     return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
 
 
-class FakeLiteLLM:
-    """Answers 200 'bridged' to any HTTP request and records its lifespan."""
+class FakeBridge:
+    """Answers 200 'bridged' to any chat request and records the models it was asked for."""
 
     def __init__(self) -> None:
-        self.events: list[str] = []
+        self.models: list[str] = []
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                self.events.append(message["type"])
-                await send({"type": message["type"] + ".complete"})
-                if message["type"] == "lifespan.shutdown":
-                    return
+    async def __call__(self, payload: dict[str, Any], receive: Any, send: Any, record: RequestRecord) -> None:
+        self.models.append(payload["model"])
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"bridged"})
+
+
+async def chat(engine: LiteLLMEngine) -> tuple[int, bytes]:
+    """A chat request handed to the engine as the front hands it on (body parsed and checked)."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    record = RequestRecord(request_id="r1", route="/v1/chat/completions", method="POST")
+    await engine({"model": "gpt-5.3-codex", "messages": []}, receive, send, record)
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
 
 
 def make_front(load: Any, started: list[Any]) -> GatewayFront:
@@ -54,12 +64,12 @@ def make_front(load: Any, started: list[Any]) -> GatewayFront:
     return GatewayFront(engine, rt, Limiter(LocalWindows(), frozenset()), None)
 
 
-def test_serves_while_litellm_loads_and_its_routes_wait_for_it() -> None:
+def test_serves_while_litellm_loads_and_chat_waits_for_it() -> None:
     async def scenario() -> None:
         release = threading.Event()
-        fake = FakeLiteLLM()
+        fake = FakeBridge()
 
-        def load() -> FakeLiteLLM:
+        def load() -> FakeBridge:
             assert release.wait(5), "never released"
             return fake
 
@@ -75,17 +85,16 @@ def test_serves_while_litellm_loads_and_its_routes_wait_for_it() -> None:
         assert await call(front, "/health/readiness") == (200, b'{"status":"ready"}')
         assert await call(front, "/health/readiness", "HEAD") == (200, b"")
         assert (await call(front, "/health/readiness", "POST"))[0] == 405
-        waiting = asyncio.create_task(call(front.engine, "/v1/chat/completions", "POST"))
+        waiting = asyncio.create_task(chat(front.engine))
         await asyncio.sleep(0.05)
-        assert not waiting.done() and not started, "LiteLLM's route waits while LiteLLM loads"
+        assert not waiting.done() and not started, "chat waits while LiteLLM loads"
 
         release.set()
         assert await asyncio.wait_for(waiting, 5) == (200, b"bridged")
-        assert started == [fake] and fake.events == ["lifespan.startup"]
+        assert started == [fake] and fake.models == ["gpt-5.3-codex"]
 
         await to_app.put({"type": "lifespan.shutdown"})
         assert (await from_app.get())["type"] == "lifespan.shutdown.complete"
-        assert fake.events == ["lifespan.startup", "lifespan.shutdown"]
         assert (await call(front, "/health/readiness"))[0] == 503, "not ready while shutting down"
         await lifespan
 
@@ -105,7 +114,7 @@ def test_litellm_failing_to_load_makes_the_replica_dead_and_its_routes_503() -> 
         await from_app.get()
         await front.engine.wait()
         assert (await call(front, "/health/liveliness"))[0] == 503
-        status, body = await call(front.engine, "/v1/chat/completions", "POST")
+        status, body = await chat(front.engine)
         assert status == 503 and b"bridge_unavailable" in body
         await to_app.put({"type": "lifespan.shutdown"})
         await from_app.get()

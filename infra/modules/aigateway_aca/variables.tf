@@ -234,7 +234,7 @@ variable "ingress_allowed_ip_ranges" {
 
 variable "azure_openai_endpoint" {
   type        = string
-  description = "Azure OpenAI endpoint, https://<resource>.openai.azure.com (AZURE_OPENAI_ENDPOINT). Never empty in Azure: empty would start the embedded emulator."
+  description = "Azure OpenAI endpoint, https://<resource>.openai.azure.com (AZURE_OPENAI_ENDPOINT). Required: the gateway refuses to start without it when project keys are configured (it never falls back to the embedded emulator in Azure)."
   nullable    = false
 
   validation {

@@ -1,1 +1,1 @@
-"""The gateway around LiteLLM: ASGI front, auth hook, upstream transport, telemetry."""
+"""The gateway: ASGI front, direct path to Azure, chat bridge (LiteLLM as a library), limits, telemetry."""

@@ -1,12 +1,14 @@
-"""The ASGI front of the gateway, in front of LiteLLM's app.
+"""The ASGI front of the gateway: it owns the whole HTTP surface.
 
-Per request it: closes every route that is not an OpenAI API route or a health probe; authenticates the
-project key (constant time); caps concurrency per replica; rejects bad input with OpenAI-shaped 4xx
-(size, content type, JSON, unknown model, embeddings input); applies the project's limits; sends
-Responses and embeddings straight to Azure (`passthrough`) and everything else to LiteLLM; strips
-headers that reveal the upstream; keeps idle SSE streams alive with comment lines; refuses WebSocket
-upgrades at once so Codex CLI falls back to HTTP; and writes the one telemetry line. Bodies are read to
-validate them, never logged.
+Per request it: closes every route that is not an OpenAI API route or a health probe; identifies the client
+and throttles repeated failed authentications; authenticates the project key (constant time); reads the body
+under a per-project upload cap and a progress timeout; rejects bad input with OpenAI-shaped 4xx (size,
+content type, JSON, unknown model, embeddings input, any chat field outside OpenAI's allow-list); takes the
+replica-wide slot and applies the project's limits; sends Responses and embeddings straight to Azure
+(`passthrough`) and chat completions through the LiteLLM bridge (`engine`); relays only allow-listed
+response headers; keeps idle SSE streams alive with comment lines; refuses WebSocket upgrades at once so
+Codex CLI falls back to HTTP; and writes the one telemetry line. Bodies are read to validate them, never
+logged. Header size and header time are bounded below this, in the HTTP protocol (`http_limits`).
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from typing import Any
 
 import orjson
 
-from aigateway.proxy import passthrough, routes
+from aigateway.proxy import chat_request, keys, passthrough, routes
 from aigateway.proxy.asgi import Message, Receive, Scope, Send, error_body, respond_json
+from aigateway.proxy.client_guard import ClientGuard, UploadSlots, id_secret
 from aigateway.proxy.engine import LiteLLMEngine
 from aigateway.proxy.keys import presented_key
 from aigateway.proxy.limits import Limiter
@@ -31,9 +34,11 @@ from aigateway.proxy.telemetry import RequestRecord, current_record, emit
 
 MAX_EMBEDDING_INPUTS = 2048
 KEEPALIVE_COMMENT = b": keep-alive\n\n"
-# Headers that would tell a client which Azure resource, region or proxy internals sit behind us.
-_HIDDEN_HEADER_PREFIXES = (b"x-litellm", b"llm_provider-", b"x-ms-", b"apim-", b"azureml-", b"openai-")
-_HIDDEN_HEADERS = frozenset({b"server", b"x-request-id"})
+# The only upstream response headers a client gets (plus our x-request-id, Retry-After and the SSE
+# headers): everything else could name the Azure resource, region, quota or proxy internals (x-ms-*,
+# apim-*, x-ratelimit-* of the shared deployment, request-id, x-aml-cluster, x-envoy-*, x-powered-by),
+# or act on the client (Set-Cookie, CORS). An allow-list, so a header Azure adds tomorrow stays inside.
+_RELAYED_HEADERS = frozenset({b"content-type", b"content-length", b"content-encoding"})
 _TOKEN_PATTERNS = {
     "input": re.compile(rb'"(?:input_tokens|prompt_tokens)"\s*:\s*(\d+)'),
     "output": re.compile(rb'"(?:output_tokens|completion_tokens)"\s*:\s*(\d+)'),
@@ -49,7 +54,7 @@ class GatewayFront:
         self.ready = False
         self.runtime = runtime
         self.limiter = limiter
-        self.direct = direct  # None: every route goes through LiteLLM
+        self.direct = direct  # None only in tests of the probes: no route reaches Azure
         settings = runtime.settings
         self.max_body = settings.gateway_max_body_bytes
         self.max_concurrency = settings.gateway_max_concurrency
@@ -61,6 +66,13 @@ class GatewayFront:
         self.model_list_body = orjson.dumps({"object": "list", "data": [models[a] for a in sorted(models)]})
         self.embedding_aliases = frozenset(settings.embeddings_aliases())
         self.inflight = 0
+        self.body_timeout = settings.gateway_body_timeout_seconds
+        self.clients = ClientGuard(
+            settings.gateway_trusted_proxy_hops,
+            settings.gateway_auth_failures_per_minute,
+            id_secret(p.key.get_secret_value() for p in runtime.projects),
+        )
+        self.uploads = UploadSlots()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -152,8 +164,33 @@ class GatewayFront:
             return
 
         headers = _headers(scope)
+        client = self.clients.identify(scope)
+        record.source = client.source
+        wait = self.clients.throttled_for(client)
+        if wait:
+            await self._reject(
+                send,
+                record,
+                429,
+                f"Too many failed authentications from your address; retry after {wait} s.",
+                "auth_throttled",
+                type_="rate_limit_error",
+                headers=[(b"retry-after", str(wait).encode())],
+            )
+            return
+        duplicated = keys.duplicated_credential(scope["headers"])
+        if duplicated is not None:  # which of two keys counts must never depend on who reads the headers
+            await self._reject(
+                send,
+                record,
+                400,
+                f"The request carries more than one '{duplicated}' header; send your key once.",
+                "duplicate_credentials",
+            )
+            return
         project = self.runtime.keys.lookup(presented_key(headers))
         if project is None:
+            self.clients.failed(client)
             await self._reject(
                 send,
                 record,
@@ -165,6 +202,30 @@ class GatewayFront:
             return
         record.project = project.name
 
+        body, payload = b"", None
+        if scope["method"] == "POST":
+            if not self.uploads.acquire(project.name, project.max_parallel):
+                await self._reject(
+                    send,
+                    record,
+                    429,
+                    f"Project '{project.name}' already has {project.max_parallel} request bodies being uploaded; "
+                    "retry shortly.",
+                    "project_concurrency_limit",
+                    type_="rate_limit_error",
+                    headers=[(b"retry-after", b"1")],
+                )
+                return
+            try:
+                read = await self._read_json_body(scope, receive, send, headers, route, record)
+            finally:
+                self.uploads.release(project.name)
+            if read is None:
+                return
+            body, payload = read
+
+        # The replica-wide slot is taken only now, with the key good and the body complete: one project's
+        # stalled uploads hold nothing another project needs.
         if self.inflight >= self.max_concurrency:
             await self._reject(
                 send,
@@ -178,12 +239,6 @@ class GatewayFront:
             return
         self.inflight += 1
         try:
-            body, payload = b"", None
-            if scope["method"] == "POST":
-                read = await self._read_json_body(scope, receive, send, headers, route, record)
-                if read is None:
-                    return
-                body, payload = read
             refusal = await self.limiter.admit(project, route.name, record.model, record.request_id)
             if refusal is not None:
                 await self._reject(
@@ -220,7 +275,19 @@ class GatewayFront:
         chunks: list[bytes] = []
         size = 0
         while True:
-            message = await receive()
+            try:
+                async with asyncio.timeout(self.body_timeout):
+                    message = await receive()
+            except TimeoutError:
+                await self._reject(
+                    send,
+                    record,
+                    408,
+                    f"No part of the request body arrived for {self.body_timeout:g} s.",
+                    "request_timeout",
+                    headers=[(b"connection", b"close")],
+                )
+                return None
             if message["type"] == "http.disconnect":
                 record.client_disconnected = True
                 return None
@@ -297,6 +364,8 @@ class GatewayFront:
                     return 400, "'input' must not contain empty strings.", "empty_input", "input"
         elif is_embeddings_model:
             return 400, f"'{model}' is an embeddings model; use /v1/embeddings.", "wrong_model_kind", "model"
+        if route == chat_request.ROUTE:
+            return chat_request.check(payload)  # OpenAI's parameters only: nothing may steer the upstream call
         return None
 
     def _too_large_message(self) -> str:
@@ -315,12 +384,12 @@ class GatewayFront:
         try:
             if record.route in _MODEL_LIST_ROUTES:
                 await self._models(scope, record.route, downstream.send)
+            elif record.route == chat_request.ROUTE and payload is not None:
+                await self.engine(payload, receive, downstream.send, record)
             elif self.direct is not None and record.route in passthrough.ROUTES:
                 await self.direct(scope, body, payload, receive, downstream.send, record)
             else:
-                await self.engine(
-                    scope, _replay(body, receive) if scope["method"] == "POST" else receive, downstream.send
-                )
+                await respond_json(downstream.send, 404, error_body("Unknown route.", "invalid_request_error", None))
         except OSError:
             record.client_disconnected = True
         finally:
@@ -462,7 +531,7 @@ def _clean_headers(raw: list[tuple[bytes, bytes]], status: int, request_id: str)
         if lower in _RETRY_HINTS:
             found[lower] = value
             continue
-        if lower in _HIDDEN_HEADERS or lower.startswith(_HIDDEN_HEADER_PREFIXES):
+        if lower not in _RELAYED_HEADERS:
             continue
         if lower == b"content-type" and value.startswith(b"text/event-stream"):
             is_sse = True
@@ -474,17 +543,16 @@ def _clean_headers(raw: list[tuple[bytes, bytes]], status: int, request_id: str)
     elif b"retry-after" in found:
         headers.append((b"retry-after", found[b"retry-after"]))
     if is_sse:
-        headers = [h for h in headers if h[0].lower() not in (b"x-accel-buffering", b"cache-control")]
         headers += [(b"x-accel-buffering", b"no"), (b"cache-control", b"no-cache")]
     return headers
 
 
-_RETRY_HINTS = frozenset({b"retry-after", b"llm_provider-retry-after"})
+_RETRY_HINTS = frozenset({b"retry-after"})
 
 
 def _retry_after(found: dict[bytes, bytes]) -> bytes:
-    """Azure's own value, in whole seconds; on LiteLLM's path it arrives as llm_provider-retry-after."""
-    return _whole_seconds(found.get(b"llm_provider-retry-after") or found.get(b"retry-after") or b"1")
+    """The upstream's own value (Azure's, or the chat bridge's), in whole seconds."""
+    return _whole_seconds(found.get(b"retry-after") or b"1")
 
 
 def _whole_seconds(value: bytes) -> bytes:
@@ -559,20 +627,6 @@ def _in_band_error(body: bytes, record: RequestRecord) -> bytes:
     if record.route == "/v1/chat/completions":
         return b"data: " + orjson.dumps({"error": {**event, "type": "upstream_error"}}) + b"\n\n"
     return b"event: error\ndata: " + payload + b"\n\n"
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """Give LiteLLM the body we already read, then the real channel (so disconnects still arrive)."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 async def _refuse_websocket(scope: Scope, receive: Receive, send: Send) -> None:

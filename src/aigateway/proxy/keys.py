@@ -46,3 +46,19 @@ class KeyTable:
 
 def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+
+
+CREDENTIAL_HEADERS = frozenset({b"x-gateway-key", b"authorization", b"api-key"})
+
+
+def duplicated_credential(raw_headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The credential header a request carries more than once, if any: which copy counts would be up to
+    whoever reads it, so such a request is refused rather than read one way here and another elsewhere."""
+    seen: set[bytes] = set()
+    for name, _ in raw_headers:
+        lower = name.lower()
+        if lower in CREDENTIAL_HEADERS:
+            if lower in seen:
+                return lower.decode("latin-1")
+            seen.add(lower)
+    return None

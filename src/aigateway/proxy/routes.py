@@ -1,7 +1,7 @@
 """Which paths the gateway serves: the OpenAI API routes (with or without `/v1`) and the health probes.
 
-Everything else LiteLLM would answer (Swagger, admin, UI, key management, `/health` which calls Azure)
-is closed by the front before LiteLLM sees it.
+Everything else (LiteLLM's proxy routes such as `/model/info`, which showed the Azure endpoint; docs, admin,
+UI, key management) is a 404: the gateway runs no other app behind the front.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ _API_ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("POST", re.compile(r"^/embeddings$"), "/v1/embeddings"),
     ("GET", re.compile(r"^/models$"), "/v1/models"),
     ("GET", re.compile(r"^/models/[^/]+$"), "/v1/models/{model}"),
-    ("GET", re.compile(r"^/model/info$"), "/v1/model/info"),
     ("GET", re.compile(r"^/responses/[A-Za-z0-9_-]+$"), "/v1/responses/{id}"),
     ("DELETE", re.compile(r"^/responses/[A-Za-z0-9_-]+$"), "/v1/responses/{id}"),
     ("POST", re.compile(r"^/responses/[A-Za-z0-9_-]+/cancel$"), "/v1/responses/{id}/cancel"),
