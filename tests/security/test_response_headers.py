@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from aigateway.proxy.front import _clean_headers
+from aigateway.proxy.downstream import clean_headers
 
 # What Azure OpenAI, its API management layer and LiteLLM's proxy were seen to send (issue 11, point 7).
 UPSTREAM = [
@@ -39,27 +39,27 @@ def names(headers: list[tuple[bytes, bytes]]) -> list[bytes]:
 
 
 def test_only_allow_listed_upstream_headers_and_our_request_id_reach_the_client() -> None:
-    cleaned = _clean_headers(UPSTREAM, 200, "ours123")
+    cleaned = clean_headers(UPSTREAM, 200, "ours123")
     assert names(cleaned) == [b"content-type", b"content-length", b"x-request-id"]
     assert (b"x-request-id", b"ours123") in cleaned, "the request id is ours, never Azure's"
 
 
 def test_an_unknown_header_azure_adds_tomorrow_stays_inside() -> None:
-    cleaned = _clean_headers([*UPSTREAM, (b"x-azure-new-diagnostics", b"region=san")], 200, "r")
+    cleaned = clean_headers([*UPSTREAM, (b"x-azure-new-diagnostics", b"region=san")], 200, "r")
     assert b"x-azure-new-diagnostics" not in names(cleaned)
 
 
 @pytest.mark.parametrize("status", [429, 503])
 def test_throttling_keeps_a_whole_second_retry_after_and_nothing_of_azures_quota(status: int) -> None:
     upstream = [*UPSTREAM, (b"retry-after", b"2.4")]
-    cleaned = dict(_clean_headers(upstream, status, "r"))
+    cleaned = dict(clean_headers(upstream, status, "r"))
     assert cleaned[b"retry-after"] == b"3", "Azure's value, rounded up to whole seconds"
     assert not any(name.startswith(b"x-ratelimit") for name in cleaned)
 
 
 def test_event_streams_are_marked_unbuffered() -> None:
     cleaned = dict(
-        _clean_headers([(b"content-type", b"text/event-stream"), (b"cache-control", b"max-age=60")], 200, "r")
+        clean_headers([(b"content-type", b"text/event-stream"), (b"cache-control", b"max-age=60")], 200, "r")
     )
     assert cleaned[b"cache-control"] == b"no-cache"
     assert cleaned[b"x-accel-buffering"] == b"no"

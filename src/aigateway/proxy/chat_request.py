@@ -72,7 +72,7 @@ ROUTING_FIELDS: Final = frozenset(
 )
 _ROUTING_PREFIXES: Final = ("litellm_", "aws_", "azure_", "vertex_")
 
-# (status, message, code, param): what GatewayFront._check_payload answers with.
+# (status, message, code, param): what request_body.BodyReader.check answers with.
 Problem = tuple[int, str, str, str | None]
 Check = Callable[[Any], str | None]  # None when the value is acceptable, else what it must be
 

@@ -11,7 +11,7 @@ requests. This subclass, handed to uvicorn as its HTTP protocol class, adds both
 - headers not complete `header_timeout` seconds after the connection opened or the request's first byte:
   408 (or a plain close if not a byte of it came), connection closed.
 
-The body's own timeout is the front's (`GATEWAY_BODY_TIMEOUT_SECONDS`, in `front._read_json_body`): only the
+The body's own timeout is the front's (`GATEWAY_BODY_TIMEOUT_SECONDS`, in `request_body.BodyReader.read`): only the
 front knows when it is waiting for one. The idle keep-alive timeout is uvicorn's `timeout_keep_alive`.
 Why not uvicorn's h11 protocol, which has a header size limit: httptools parses several times faster, and
 h11 has no header timeout either.
