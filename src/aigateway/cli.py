@@ -1,4 +1,4 @@
-"""The `aigateway` command: serve, emulator, smoke, client-config.
+"""The `aigateway` command: serve, emulator, smoke, client-config, usage.
 
 One error boundary: a GatewayError prints one line to stderr and exits 1; anything else is a bug and
 keeps its traceback.
@@ -53,6 +53,26 @@ def _parser() -> argparse.ArgumentParser:
     client.add_argument("--codex-model", default="gpt-5.3-codex")
     client.add_argument("--embeddings-model", default="text-embedding-3-small")
     client.add_argument("--embeddings-dimensions", type=int, default=1536)
+
+    usage = sub.add_parser(
+        "usage",
+        help="requests, errors, 429s, tokens and latency per project, from a telemetry file or Log Analytics",
+    )
+    source = usage.add_mutually_exclusive_group(required=True)
+    source.add_argument("--file", help="JSON lines written by `aigateway serve` (- for standard input)")
+    source.add_argument(
+        "--workspace",
+        help="Log Analytics workspace ID (GUID) or resource ID; uses your Azure login (az login)",
+    )
+    usage.add_argument(
+        "--since",
+        help="how far back, e.g. 30m, 24h, 7d (default: 24h for --workspace, the whole file for --file)",
+    )
+    usage.add_argument("--from", dest="start", help="start, ISO 8601 (UTC unless an offset is given)")
+    usage.add_argument("--to", dest="end", help="end (exclusive), ISO 8601; default now")
+    output = usage.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="a JSON list of objects, one per project")
+    output.add_argument("--csv", action="store_true", help="CSV with a header row")
     return parser
 
 
@@ -99,6 +119,26 @@ def _smoke(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _usage(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from aigateway import usage
+
+    default_since = None if args.file is not None else timedelta(hours=24)
+    window = usage.time_window(args.since, args.start, args.end, default_since=default_since)
+    if args.file is not None:
+        rows, source = usage.usage_from_file(args.file, window), args.file
+    else:
+        rows, source = usage.usage_from_workspace(args.workspace, window), "Log Analytics"
+    if args.json:
+        print(usage.render_json(rows), flush=True)
+    elif args.csv:
+        print(usage.render_csv(rows), flush=True)
+    else:
+        print(usage.render_table(rows, window, source), flush=True)
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -108,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
             return _emulator(args)
         if args.command == "smoke":
             return _smoke(args)
+        if args.command == "usage":
+            return _usage(args)
         print(
             render(
                 args.client,
