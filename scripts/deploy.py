@@ -554,6 +554,8 @@ def deploy(env: Environment, image: str, args: argparse.Namespace) -> int:
             github_output("image", image)
             step_summary(f"{env.name}: deployed `{image}` to {outputs['gateway_url']}")
             print(f"{env.name}: {image} serves at {outputs['gateway_url']}", file=sys.stderr)
+            if outputs.get("workbook_url"):
+                print(f"{env.name}: dashboard {outputs['workbook_url']}", file=sys.stderr)
             return EXIT_OK
 
         if previous is None or previous == image:

@@ -229,7 +229,13 @@ def test_1_first_deploy_of_dev_on_empty_state_creates_everything_and_a_serving_a
         "azurerm_container_app_environment",
         "azurerm_container_app",
         "azurerm_monitor_scheduled_query_rules_alert_v2",
+        "azurerm_monitor_action_group",
+        "azurerm_application_insights_workbook",
+        "azurerm_application_insights_standard_web_test",
+        "azurerm_monitor_metric_alert",
+        "azurerm_monitor_diagnostic_setting",
     } <= types
+    assert "dev: dashboard https://portal.azure.com/#resource/subscriptions/" in result.stderr
     assert stage.state_image("dev") == stage.image(1)
     assert stage.github_outputs()["image"] == stage.image(1)
 

@@ -8,7 +8,6 @@ max_replicas                 = 5
 shared_limits_enabled        = true
 log_analytics_retention_days = 90
 log_analytics_daily_quota_gb = 5
-application_insights_enabled = true
 alert_email_addresses        = ["aigateway-oncall@example.com"]
 
 projects = {

@@ -15,7 +15,6 @@ module "aigateway" {
 
   log_analytics_retention_days = var.log_analytics_retention_days
   log_analytics_daily_quota_gb = var.log_analytics_daily_quota_gb
-  application_insights_enabled = var.application_insights_enabled
   alert_email_addresses        = var.alert_email_addresses
 
   azure_openai_endpoint = var.azure_openai_endpoint

@@ -53,15 +53,9 @@ variable "log_analytics_daily_quota_gb" {
   default     = -1
 }
 
-variable "application_insights_enabled" {
-  type        = bool
-  description = "Create a workspace-based Application Insights."
-  default     = false
-}
-
 variable "alert_email_addresses" {
   type        = list(string)
-  description = "Alert e-mail receivers; empty = no action group."
+  description = "Alert e-mail receivers of the action group; empty allowed in dev only (the plan warns)."
   default     = []
 }
 

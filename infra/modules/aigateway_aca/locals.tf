@@ -28,6 +28,13 @@ locals {
     alert_server_errors       = "${local.name_base}-alert-5xx-${local.location_short}"
     alert_upstream_failures   = "${local.name_base}-alert-upstream-${local.location_short}"
     alert_throttled           = "${local.name_base}-alert-429-${local.location_short}"
+    alert_latency             = "${local.name_base}-alert-latency-${local.location_short}"
+    alert_ttfb                = "${local.name_base}-alert-ttfb-${local.location_short}"
+    alert_replica_failures    = "${local.name_base}-alert-replicas-${local.location_short}"
+    alert_availability        = "${local.name_base}-alert-availability-${local.location_short}"
+    availability_test         = "${local.name_base}-avail-${local.location_short}"
+    workbook                  = "${local.name_base}-wb-${local.location_short}"
+    diagnostic_setting        = "${local.name_base}-diag-${local.location_short}"
   }
 
   tags = merge(
@@ -45,6 +52,7 @@ locals {
   shared_limits_enabled = coalesce(var.shared_limits_enabled, var.env == "prod")
   registry_server       = split("/", var.image)[0]
   key_vault_name        = one(data.azurerm_resources.key_vault.resources[*].name)
+  key_vault_id          = one(data.azurerm_resources.key_vault.resources[*].id)
   key_vault_uri         = "https://${local.key_vault_name}.vault.azure.net/"
   identity              = data.azurerm_user_assigned_identity.this
 
@@ -91,5 +99,12 @@ locals {
     error-statuses      = { display_name = "Gateway: 4xx and 5xx by project, model and status", file = "error-statuses.kql" }
     throttled           = { display_name = "Gateway: 429s by project and model", file = "throttled.kql" }
     upstream-failures   = { display_name = "Gateway: upstream (Azure) failures by project and model", file = "upstream-failures.kql" }
+    audit-openai-key    = { display_name = "Audit: who read the Azure OpenAI key (30 days)", file = "audit-openai-key-reads.kql" }
   }
+
+  # Availability test: every 5 minutes in prod; every 15 elsewhere, so dev and uat can still scale to zero
+  # between probes most of the time (docs/operations.md, "Availability test").
+  readiness_url                 = "https://${azurerm_container_app.this.ingress[0].fqdn}/health/readiness"
+  availability_test_frequency   = coalesce(var.availability_test_frequency, var.env == "prod" ? 300 : 900)
+  availability_failed_locations = min(2, length(var.availability_test_locations))
 }

@@ -8,15 +8,19 @@ resource "azurerm_log_analytics_workspace" "this" {
   tags                = local.tags
 }
 
+# Workspace-based, in every environment: it runs the availability test (main.alerts.tf).
 resource "azurerm_application_insights" "this" {
-  count = var.application_insights_enabled ? 1 : 0
-
   name                = local.names.application_insights
   location            = local.location
   resource_group_name = data.azurerm_resource_group.this.name
   application_type    = "web"
   workspace_id        = azurerm_log_analytics_workspace.this.id
   tags                = local.tags
+}
+
+moved {
+  from = azurerm_application_insights.this[0]
+  to   = azurerm_application_insights.this
 }
 
 # The KQL of docs/operations.md, saved in the workspace (Logs > Queries > "PVC AI Gateway").
@@ -29,4 +33,41 @@ resource "azurerm_log_analytics_saved_search" "this" {
   display_name               = each.value.display_name
   query                      = file("${path.module}/queries/${each.value.file}")
   tags                       = local.tags
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Diagnostic settings into the environment's workspace. The deploy identity is Contributor on this resource
+# group, which covers a diagnostic setting on anything in it (the bootstrap's vault included).
+#
+# NOT HERE: the shared image registry. It lives in pvc-shared-aigateway-rg-san, where no deploy identity may
+# write, so its diagnostic setting (ContainerRegistryLoginEvents, ContainerRegistryRepositoryEvents) belongs to
+# scripts/bootstrap_shared.py, run by an Owner. docs/operations.md ("Audit") says so; until then registry
+# pulls are not audited in the workspace.
+# ---------------------------------------------------------------------------------------------------
+
+# Key Vault audit: every secret read (who, from where, which secret) lands in AzureDiagnostics.
+resource "azurerm_monitor_diagnostic_setting" "key_vault" {
+  name                           = local.names.diagnostic_setting
+  target_resource_id             = local.key_vault_id
+  log_analytics_workspace_id     = azurerm_log_analytics_workspace.this.id
+  log_analytics_destination_type = "AzureDiagnostics"
+
+  enabled_log {
+    category = "AuditEvent"
+  }
+}
+
+# Container Apps environment: the platform's system events (replica starts, crashes, probe and revision
+# provisioning failures) through Azure Monitor as well, into the resource-specific ContainerAppSystemLogs table.
+# The gateway's console lines are not duplicated: they reach ContainerAppConsoleLogs_CL through the
+# environment's log-analytics destination.
+resource "azurerm_monitor_diagnostic_setting" "container_app_environment" {
+  name                           = local.names.diagnostic_setting
+  target_resource_id             = azurerm_container_app_environment.this.id
+  log_analytics_workspace_id     = azurerm_log_analytics_workspace.this.id
+  log_analytics_destination_type = "Dedicated"
+
+  enabled_log {
+    category = "ContainerAppSystemLogs"
+  }
 }

@@ -62,3 +62,18 @@ output "names" {
   description = "Every computed resource name (map of type -> name), for scripts and tests."
   value       = local.names
 }
+
+output "workbook_url" {
+  description = "Portal URL of the environment's dashboard (the Azure Monitor workbook over the workspace)."
+  value       = "https://portal.azure.com/#resource${azurerm_application_insights_workbook.this.id}/workbook"
+}
+
+output "action_group_id" {
+  description = "Resource ID of the action group every alert notifies (e-mails: alert_email_addresses)."
+  value       = azurerm_monitor_action_group.this.id
+}
+
+output "availability_test_url" {
+  description = "URL the App Insights availability test probes (the gateway's /health/readiness)."
+  value       = local.readiness_url
+}

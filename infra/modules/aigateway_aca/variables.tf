@@ -102,16 +102,9 @@ variable "log_analytics_daily_quota_gb" {
   }
 }
 
-variable "application_insights_enabled" {
-  type        = bool
-  description = "Create a workspace-based Application Insights resource (availability tests, dashboards). The gateway's own telemetry goes to Log Analytics either way."
-  default     = false
-  nullable    = false
-}
-
 variable "alert_email_addresses" {
   type        = list(string)
-  description = "E-mail receivers of the alert action group. Empty = no action group (alerts still fire and show in the portal)."
+  description = "E-mail receivers of the environment's action group, which every alert notifies. Required in uat and prod; empty is allowed in dev only, and every dev plan then warns (check alert_receivers) that alerts notify nobody."
   default     = []
   nullable    = false
 
@@ -119,22 +112,67 @@ variable "alert_email_addresses" {
     condition     = alltrue([for a in var.alert_email_addresses : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", a))])
     error_message = "alert_email_addresses must be e-mail addresses."
   }
+
+  validation {
+    condition     = var.env == "dev" || length(var.alert_email_addresses) > 0
+    error_message = "alert_email_addresses may be empty in dev only: uat and prod alerts must reach someone."
+  }
 }
 
 variable "alert_thresholds" {
   type = object({
-    server_error_percent = optional(number, 5)
-    upstream_failures    = optional(number, 10)
-    throttled_percent    = optional(number, 10)
+    server_error_percent     = optional(number, 10)
+    upstream_failure_percent = optional(number, 10)
+    throttled_percent        = optional(number, 25)
+    latency_p95_ms           = optional(number, 30000)
+    ttfb_p95_ms              = optional(number, 10000)
+    replica_failure_events   = optional(number, 0)
   })
   description = <<-EOT
-    Alert thresholds, each evaluated over a 15-minute window every 5 minutes:
-    - server_error_percent (default 5): share of requests answered 5xx, in percent (only with >= 20 requests).
-    - upstream_failures (default 10): number of requests that failed because of Azure OpenAI (error_source == "azure").
-    - throttled_percent (default 10): share of requests answered 429, in percent (only with >= 20 requests).
+    Alert thresholds (why these defaults: docs/operations.md, "Alerts"). Request alerts are evaluated every 5
+    minutes over 30 minutes; the minimum counts are in the query files, so a lone failure never pages:
+    - server_error_percent (default 10): share of requests answered 5xx, in percent (with at least 3 5xx).
+    - upstream_failure_percent (default 10): share of requests that failed because of Azure OpenAI
+      (error_source == "azure"), in percent (with at least 3 such failures).
+    - throttled_percent (default 25): share of requests answered 429, in percent (with at least 10 429s).
+    - latency_p95_ms (default 30000): p95 latency of successful non-streaming requests on any route (with at least 5).
+    - ttfb_p95_ms (default 10000): p95 time to first byte of successful streams on any route (with at least 5).
+    - replica_failure_events (default 0): crash, back-off, unhealthy or provisioning-failure events in
+      ContainerAppSystemLogs_CL in 15 minutes; 0 = alert on the first one.
   EOT
   default     = {}
   nullable    = false
+
+  validation {
+    condition = alltrue([
+      for v in [var.alert_thresholds.server_error_percent, var.alert_thresholds.upstream_failure_percent, var.alert_thresholds.throttled_percent] :
+      v >= 0 && v < 100
+    ])
+    error_message = "alert_thresholds percentages must be between 0 and 100."
+  }
+}
+
+variable "availability_test_locations" {
+  type        = list(string)
+  description = "App Insights availability test locations (location IDs) probing /health/readiness. Default: the three nearest to South African users that Azure offers (West Europe, France Central, UK South; Azure has no test location in Africa). The alert fires when 2 of them fail (1 if only one is given)."
+  default     = ["emea-nl-ams-azr", "emea-fr-pra-edge", "emea-ru-msa-edge"]
+  nullable    = false
+
+  validation {
+    condition     = length(var.availability_test_locations) >= 1 && length(var.availability_test_locations) <= 16
+    error_message = "availability_test_locations must name 1 to 16 locations."
+  }
+}
+
+variable "availability_test_frequency" {
+  type        = number
+  description = "Seconds between availability probes from each location (300, 600 or 900). null = 300 in prod, 900 in dev and uat (each probe wakes a scaled-to-zero app)."
+  default     = null
+
+  validation {
+    condition     = var.availability_test_frequency == null ? true : contains([300, 600, 900], var.availability_test_frequency)
+    error_message = "availability_test_frequency must be 300, 600 or 900."
+  }
 }
 
 # ---------------------------------------------------------------------------------------------------

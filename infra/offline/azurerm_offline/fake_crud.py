@@ -198,6 +198,7 @@ def stable_hash(value: Any) -> str:
 ARM_TYPES = {
     "azurerm_application_insights": "Microsoft.Insights/components",
     "azurerm_application_insights_standard_web_test": "Microsoft.Insights/webTests",
+    "azurerm_application_insights_workbook": "Microsoft.Insights/workbooks",
     "azurerm_container_app": "Microsoft.App/containerApps",
     "azurerm_container_app_environment": "Microsoft.App/managedEnvironments",
     "azurerm_container_registry": "Microsoft.ContainerRegistry/registries",
@@ -208,6 +209,7 @@ ARM_TYPES = {
     "azurerm_management_lock": "Microsoft.Authorization/locks",
     "azurerm_monitor_action_group": "Microsoft.Insights/actionGroups",
     "azurerm_monitor_diagnostic_setting": "Microsoft.Insights/diagnosticSettings",
+    "azurerm_monitor_metric_alert": "Microsoft.Insights/metricAlerts",
     "azurerm_monitor_scheduled_query_rules_alert_v2": "Microsoft.Insights/scheduledQueryRules",
     "azurerm_redis_cache": "Microsoft.Cache/redis",
     "azurerm_resource_group": "Microsoft.Resources/resourceGroups",

@@ -37,6 +37,36 @@ mock_provider "azurerm" {
       ingress = { fqdn = "gateway.example.azurecontainerapps.io" }
     }
   }
+  mock_resource "azurerm_log_analytics_workspace" {
+    defaults = {
+      id = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/log"
+    }
+  }
+  mock_resource "azurerm_container_app_environment" {
+    defaults = {
+      id = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.App/managedEnvironments/cae"
+    }
+  }
+  mock_resource "azurerm_application_insights" {
+    defaults = {
+      id = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Insights/components/appi"
+    }
+  }
+  mock_resource "azurerm_application_insights_standard_web_test" {
+    defaults = {
+      id = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Insights/webTests/avail"
+    }
+  }
+  mock_resource "azurerm_application_insights_workbook" {
+    defaults = {
+      id = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Insights/workbooks/00000000-0000-0000-0000-00000000000b"
+    }
+  }
+  mock_resource "azurerm_monitor_action_group" {
+    defaults = {
+      id = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Insights/actionGroups/ag"
+    }
+  }
   mock_resource "azurerm_managed_redis" {
     defaults = {
       hostname         = "pvc-prod-aigateway-redis-san.southafricanorth.redis.azure.net"
@@ -53,6 +83,7 @@ variables {
     smoke    = {}
     roo-team = { rpm = 100 }
   }
+  alert_email_addresses = ["oncall@example.com"]
 }
 
 # ---------------------------------------------------------------------------------------------------
@@ -385,24 +416,41 @@ run "shared_limits_with_key_auth_still_sets_client_id" {
 
 run "alerts_and_saved_queries" {
   command = plan
-  variables {
-    alert_email_addresses = ["oncall@example.com"]
-  }
 
   assert {
-    condition     = length(azurerm_monitor_scheduled_query_rules_alert_v2.this) == 3 && length(azurerm_log_analytics_saved_search.this) == 5
-    error_message = "three alerts (5xx, upstream, 429) and five saved queries"
+    condition     = length(azurerm_monitor_scheduled_query_rules_alert_v2.this) == 6 && length(azurerm_log_analytics_saved_search.this) == 6
+    error_message = "six log alerts (5xx, upstream, 429, latency, TTFB, replica failures) and six saved queries"
   }
   assert {
-    condition     = alltrue([for a in azurerm_monitor_scheduled_query_rules_alert_v2.this : strcontains(a.criteria[0].query, "ContainerAppConsoleLogs_CL")])
-    error_message = "alerts query the gateway's console lines"
+    condition = alltrue([
+      for k, a in azurerm_monitor_scheduled_query_rules_alert_v2.this :
+      strcontains(a.criteria[0].query, k == "replica_failures" ? "ContainerAppSystemLogs_CL" : "ContainerAppConsoleLogs_CL")
+    ])
+    error_message = "request alerts query the gateway's console lines, the replica alert the system logs"
   }
   assert {
     condition     = strcontains(azurerm_monitor_scheduled_query_rules_alert_v2.this["upstream_failures"].criteria[0].query, "error_source == \"azure\"")
     error_message = "the upstream alert counts error_source == azure"
   }
   assert {
-    condition     = length(azurerm_monitor_action_group.this) == 1 && azurerm_monitor_action_group.this[0].email_receiver[0].email_address == "oncall@example.com"
+    condition = alltrue([
+      strcontains(azurerm_monitor_scheduled_query_rules_alert_v2.this["server_errors"].criteria[0].query, "where server_errors >= 3"),
+      strcontains(azurerm_monitor_scheduled_query_rules_alert_v2.this["upstream_failures"].criteria[0].query, "where upstream_failures >= 3"),
+      strcontains(azurerm_monitor_scheduled_query_rules_alert_v2.this["latency"].criteria[0].query, "tobool(r.stream) == false"),
+      strcontains(azurerm_monitor_scheduled_query_rules_alert_v2.this["ttfb"].criteria[0].query, "tobool(r.stream) == true"),
+    ])
+    error_message = "ratio alerts need a minimum count of failures (not of requests); latency is non-streaming, TTFB streaming"
+  }
+  assert {
+    condition = {
+      for k, a in azurerm_monitor_scheduled_query_rules_alert_v2.this : k => a.criteria[0].threshold
+      } == {
+      server_errors = 10, upstream_failures = 10, throttled = 25, latency = 30000, ttfb = 10000, replica_failures = 0
+    }
+    error_message = "default thresholds (docs/operations.md justifies them)"
+  }
+  assert {
+    condition     = azurerm_monitor_action_group.this.email_receiver[0].email_address == "oncall@example.com"
     error_message = "action group mails the given address"
   }
   assert {
@@ -411,13 +459,124 @@ run "alerts_and_saved_queries" {
   }
 }
 
-run "no_action_group_without_email" {
+run "thresholds_are_variables" {
   command = plan
+  variables {
+    alert_thresholds = { server_error_percent = 20, latency_p95_ms = 45000 }
+  }
 
   assert {
-    condition     = length(azurerm_monitor_action_group.this) == 0 && length(azurerm_application_insights.this) == 0
-    error_message = "no action group (and no App Insights) unless asked for"
+    condition     = azurerm_monitor_scheduled_query_rules_alert_v2.this["server_errors"].criteria[0].threshold == 20 && azurerm_monitor_scheduled_query_rules_alert_v2.this["latency"].criteria[0].threshold == 45000 && azurerm_monitor_scheduled_query_rules_alert_v2.this["ttfb"].criteria[0].threshold == 10000
+    error_message = "given thresholds apply, the others keep their defaults"
   }
+}
+
+# For each environment, with that environment's terraform.tfvars values that matter here: the dashboard, every
+# alert wired to the action group, the availability test and the diagnostic settings.
+run "monitoring_dev" {
+  command = plan
+  variables {
+    env                   = "dev"
+    alert_email_addresses = []
+  }
+  # dev may run without receivers, but every plan warns (check alert_receivers).
+  expect_failures = [check.alert_receivers]
+
+  assert {
+    condition     = azurerm_application_insights_workbook.this.display_name == "PVC AI Gateway (dev)" && azurerm_application_insights_workbook.this.source_id == lower(azurerm_log_analytics_workspace.this.id)
+    error_message = "dev has its workbook over its workspace"
+  }
+  assert {
+    condition     = alltrue([for t in local.workbook_tiles : strcontains(azurerm_application_insights_workbook.this.data_json, jsonencode(file("queries/${t.file}")))])
+    error_message = "every workbook tile runs its query file verbatim"
+  }
+  assert {
+    condition     = length(azurerm_monitor_action_group.this.email_receiver) == 0
+    error_message = "dev's action group exists even without receivers"
+  }
+  assert {
+    condition     = alltrue([for a in azurerm_monitor_scheduled_query_rules_alert_v2.this : a.action[0].action_groups == tolist([azurerm_monitor_action_group.this.id])]) && [for x in azurerm_monitor_metric_alert.availability.action : x.action_group_id] == [azurerm_monitor_action_group.this.id]
+    error_message = "every dev alert notifies the action group"
+  }
+  assert {
+    condition     = azurerm_application_insights_standard_web_test.readiness.request[0].url == "https://gateway.example.azurecontainerapps.io/health/readiness" && azurerm_application_insights_standard_web_test.readiness.frequency == 900
+    error_message = "dev probes /health/readiness every 15 minutes"
+  }
+  assert {
+    condition     = azurerm_monitor_diagnostic_setting.key_vault.target_resource_id == local.key_vault_id && [for l in azurerm_monitor_diagnostic_setting.key_vault.enabled_log : l.category] == ["AuditEvent"]
+    error_message = "dev audits Key Vault reads"
+  }
+  assert {
+    condition     = azurerm_monitor_diagnostic_setting.container_app_environment.target_resource_id == azurerm_container_app_environment.this.id && azurerm_monitor_diagnostic_setting.container_app_environment.log_analytics_workspace_id == azurerm_log_analytics_workspace.this.id
+    error_message = "dev's Container Apps environment sends its system logs to the workspace"
+  }
+  assert {
+    condition     = startswith(output.workbook_url, "https://portal.azure.com/#resource/") && endswith(output.workbook_url, "/workbook")
+    error_message = "the workbook's portal URL is an output"
+  }
+}
+
+run "monitoring_uat" {
+  command = plan
+  variables {
+    env                   = "uat"
+    alert_email_addresses = ["aigateway-oncall@example.com"]
+  }
+
+  assert {
+    condition     = azurerm_application_insights_workbook.this.display_name == "PVC AI Gateway (uat)"
+    error_message = "uat has its workbook"
+  }
+  assert {
+    condition     = [for r in azurerm_monitor_action_group.this.email_receiver : r.email_address] == ["aigateway-oncall@example.com"]
+    error_message = "uat's action group mails the on-call list"
+  }
+  assert {
+    condition     = length(azurerm_monitor_scheduled_query_rules_alert_v2.this) == 6 && alltrue([for a in azurerm_monitor_scheduled_query_rules_alert_v2.this : a.action[0].action_groups == tolist([azurerm_monitor_action_group.this.id])]) && [for x in azurerm_monitor_metric_alert.availability.action : x.action_group_id] == [azurerm_monitor_action_group.this.id]
+    error_message = "every uat alert notifies the action group"
+  }
+  assert {
+    condition     = one(azurerm_monitor_metric_alert.availability.application_insights_web_test_location_availability_criteria[*].failed_location_count) == 2 && length(azurerm_application_insights_standard_web_test.readiness.geo_locations) == 3
+    error_message = "uat's availability alert fires when 2 of 3 locations fail"
+  }
+  assert {
+    condition     = azurerm_monitor_diagnostic_setting.key_vault.name == "pvc-uat-aigateway-diag-san" && azurerm_monitor_diagnostic_setting.container_app_environment.name == "pvc-uat-aigateway-diag-san"
+    error_message = "uat has both diagnostic settings"
+  }
+}
+
+run "monitoring_prod" {
+  command = plan
+  variables {
+    env                   = "prod"
+    alert_email_addresses = ["aigateway-oncall@example.com"]
+  }
+
+  assert {
+    condition     = azurerm_application_insights_workbook.this.display_name == "PVC AI Gateway (prod)" && azurerm_application_insights_workbook.this.name == uuidv5("url", "https://aigateway.pvc/pvc-prod-aigateway-wb-san")
+    error_message = "prod has its workbook, named by a stable GUID"
+  }
+  assert {
+    condition     = alltrue([for a in azurerm_monitor_scheduled_query_rules_alert_v2.this : a.action[0].action_groups == tolist([azurerm_monitor_action_group.this.id])]) && [for x in azurerm_monitor_metric_alert.availability.action : x.action_group_id] == [azurerm_monitor_action_group.this.id]
+    error_message = "every prod alert notifies the action group"
+  }
+  assert {
+    condition     = azurerm_application_insights_standard_web_test.readiness.frequency == 300 && azurerm_application_insights_standard_web_test.readiness.application_insights_id == azurerm_application_insights.this.id && azurerm_application_insights_standard_web_test.readiness.validation_rules[0].expected_status_code == 200
+    error_message = "prod probes /health/readiness every 5 minutes and expects 200"
+  }
+  assert {
+    condition     = azurerm_monitor_diagnostic_setting.key_vault.log_analytics_workspace_id == azurerm_log_analytics_workspace.this.id && azurerm_monitor_diagnostic_setting.container_app_environment.target_resource_id == azurerm_container_app_environment.this.id
+    error_message = "prod has both diagnostic settings into its workspace"
+  }
+}
+
+run "uat_and_prod_refuse_an_empty_receiver_list" {
+  command = plan
+  variables {
+    env                   = "uat"
+    alert_email_addresses = []
+  }
+  expect_failures = [var.alert_email_addresses]
 }
 
 # ---------------------------------------------------------------------------------------------------
