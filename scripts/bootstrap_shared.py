@@ -17,6 +17,8 @@ Creates (each only when missing; a second run changes nothing):
 <suffix> is 6 hex of the subscription id (the same on every run) unless --suffix is given; both global
 names are checked before anything is created, so a taken name stops the run with nothing half-made.
 
+  - an audit workspace `pvc-shared-aigateway-log-san` (90 days) receiving the registry's repository and
+    login events and the state account's blob reads, writes and deletes (diagnostic settings),
   - the resource providers the stack uses, registered once (Terraform's provider registers none: the
     pipeline's identities hold roles on one resource group and could not).
 Prints the repository variables the workflows need (stdout, one `NAME=value` a line) and sets them with
@@ -30,6 +32,7 @@ Next: scripts/bootstrap_env.py (per environment).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -42,6 +45,7 @@ from _az import (
     BootstrapError,
     GitHub,
     main_guard,
+    resource_name,
     shared_registry_name,
     shared_resource_group_name,
     state_container_name,
@@ -49,6 +53,13 @@ from _az import (
 )
 
 RETENTION_DAYS = 30
+AUDIT_RETENTION_DAYS = 90
+AUDIT_SETTING = "aigateway-audit"
+# What the shared layer's audit records: who pushed or pulled which image, who read or wrote state.
+AUDIT_LOGS = {
+    "registry": ("ContainerRegistryRepositoryEvents", "ContainerRegistryLoginEvents"),
+    "state": ("StorageRead", "StorageWrite", "StorageDelete"),
+}
 # Every namespace infra/ and the bootstrap create resources in (Microsoft.Storage for the state account).
 RESOURCE_PROVIDERS = (
     "Microsoft.App",
@@ -234,6 +245,68 @@ class Shared:
             if found is None:
                 az.write(["storage", "container-rm", "create", *container, "--public-access", "off", *self.sub])
 
+    # ------------------------------------------------------------------------------------ audit
+
+    def ensure_audit(self) -> None:
+        """The shared layer's audit logs, in a workspace of its own (each environment's workspace is its
+        Terraform's, and no environment's identity may write settings on shared resources): registry
+        pushes, pulls and logins, and every read or write of Terraform state."""
+        az, group = self.az, self.group
+        name = resource_name("shared", "log")
+        workspace = ["--resource-group", group, "--workspace-name", name, *self.sub]
+        found = az.read(["monitor", "log-analytics", "workspace", "show", *workspace], missing_ok=True)
+        if found is None:
+            found = az.write(
+                [
+                    "monitor",
+                    "log-analytics",
+                    "workspace",
+                    "create",
+                    *workspace,
+                    "--location",
+                    LOCATION,
+                    "--retention-time",
+                    str(AUDIT_RETENTION_DAYS),
+                ]
+            )
+        workspace_id = (found or {}).get("id") or f"<id of workspace {name}>"
+        account = az.read(
+            ["storage", "account", "show", "--name", self.account, "--resource-group", group, *self.sub],
+            missing_ok=True,
+        )
+        registry = az.read(
+            ["acr", "show", "--name", self.registry, "--resource-group", group, *self.sub], missing_ok=True
+        )
+        targets = {
+            "registry": (registry or {}).get("id") or f"<id of registry {self.registry}>",
+            "state": f"{(account or {}).get('id') or f'<id of storage account {self.account}>'}/blobServices/default",
+        }
+        for what, target in targets.items():
+            settings = az.read(
+                ["monitor", "diagnostic-settings", "list", "--resource", target, *self.sub], missing_ok=True
+            )
+            if isinstance(settings, dict):  # older az wraps the list in {"value": [...]}
+                settings = settings.get("value", [])
+            if any(entry.get("name") == AUDIT_SETTING for entry in settings or []):
+                continue
+            logs = [{"category": category, "enabled": True} for category in AUDIT_LOGS[what]]
+            az.write(
+                [
+                    "monitor",
+                    "diagnostic-settings",
+                    "create",
+                    "--name",
+                    AUDIT_SETTING,
+                    "--resource",
+                    target,
+                    "--workspace",
+                    workspace_id,
+                    "--logs",
+                    json.dumps(logs, separators=(",", ":")),
+                    *self.sub,
+                ]
+            )
+
     # ------------------------------------------------------------------------------------ registry
 
     def ensure_registry(self, registry: dict[str, Any] | None) -> str:
@@ -298,6 +371,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     shared.ensure_group()
     shared.ensure_storage(account)
     login_server = shared.ensure_registry(registry)
+    shared.ensure_audit()
 
     variables = {"TFSTATE_STORAGE_ACCOUNT": shared.account, "REGISTRY_LOGIN_SERVER": login_server}
     gh = None if args.no_gh else GitHub(repo=f"{args.org}/{args.repo}", dry_run=args.dry_run)

@@ -623,6 +623,37 @@ def az_resource(cmd: str, opts: dict[str, list[str]], st: dict[str, Any], stdin:
     raise Unsupported
 
 
+def az_monitor(cmd: str, opts: dict[str, list[str]], st: dict[str, Any], stdin: str) -> Any:
+    """Log Analytics workspaces and diagnostic settings (the shared layer's audit)."""
+    if cmd in ("monitor log-analytics workspace show", "monitor log-analytics workspace create"):
+        group, name = need_group(st, opts), one(opts, "workspace-name", "n")
+        workspaces = st.setdefault("workspaces", {})
+        if cmd.endswith("show"):
+            if name not in workspaces:
+                raise not_found(name)
+            return workspaces[name]
+        workspaces[name] = {
+            "id": f"{sub_id(st)}/resourceGroups/{group}/providers/Microsoft.OperationalInsights/workspaces/{name}",
+            "name": name,
+            "retentionInDays": int(one(opts, "retention-time")),
+        }
+        return workspaces[name]
+    if cmd in ("monitor diagnostic-settings list", "monitor diagnostic-settings create"):
+        target = one(opts, "resource")
+        if not scope_exists(st, target.removesuffix("/blobServices/default")):
+            raise not_found(target)
+        settings = st.setdefault("diagnostic_settings", {}).setdefault(target, [])
+        if cmd.endswith("list"):
+            return settings
+        workspace = one(opts, "workspace")
+        if not any(w["id"] == workspace for w in st.get("workspaces", {}).values()):
+            raise not_found(workspace)
+        entry = {"name": one(opts, "name"), "workspaceId": workspace, "logs": json.loads(one(opts, "logs"))}
+        settings.append(entry)
+        return entry
+    raise Unsupported
+
+
 def az_provider(cmd: str, opts: dict[str, list[str]], st: dict[str, Any], stdin: str) -> Any:
     """Resource provider registration (subscription level)."""
     registered = st.setdefault("providers", [])
@@ -743,6 +774,7 @@ AZ_AREAS = {
     "containerapp": az_containerapp,
     "resource": az_resource,
     "provider": az_provider,
+    "monitor": az_monitor,
     "ad": az_ad,
     "role": az_role,
 }

@@ -119,6 +119,18 @@ def test_shared_first_run_creates_everything_second_run_nothing(fake_cli: FakeCl
         "provider register",
     ):
         assert any(c.startswith(command) for c in created), command
+    # The shared layer's audit: who pushed or pulled images, who read or wrote state.
+    audit = fake_cli.state()["diagnostic_settings"]
+    [registry_id] = [r["id"] for r in fake_cli.state()["registries"]["pvc-shared-aigateway-rg-san"]]
+    account_id = fake_cli.state()["storage"][state_account()]["id"]
+    categories = {target: {log["category"] for s in found for log in s["logs"]} for target, found in audit.items()}
+    assert categories == {
+        registry_id: {"ContainerRegistryRepositoryEvents", "ContainerRegistryLoginEvents"},
+        f"{account_id}/blobServices/default": {"StorageRead", "StorageWrite", "StorageDelete"},
+    }
+    [workspace] = fake_cli.state()["workspaces"].values()
+    assert workspace["name"] == "pvc-shared-aigateway-log-san" and workspace["retentionInDays"] == 90
+    assert all(s["workspaceId"] == workspace["id"] for found in audit.values() for s in found)
     # The pipeline's identities are scoped to one resource group and cannot register providers.
     assert {"Microsoft.App", "Microsoft.Cache", "Microsoft.KeyVault", "Microsoft.OperationalInsights"} <= set(
         fake_cli.state()["providers"]

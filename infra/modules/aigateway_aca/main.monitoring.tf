@@ -39,10 +39,9 @@ resource "azurerm_log_analytics_saved_search" "this" {
 # Diagnostic settings into the environment's workspace. The deploy identity is Contributor on this resource
 # group, which covers a diagnostic setting on anything in it (the bootstrap's vault included).
 #
-# NOT HERE: the shared image registry. It lives in pvc-shared-aigateway-rg-san, where no deploy identity may
-# write, so its diagnostic setting (ContainerRegistryLoginEvents, ContainerRegistryRepositoryEvents) belongs to
-# scripts/bootstrap_shared.py, run by an Owner. docs/operations.md ("Audit") says so; until then registry
-# pulls are not audited in the workspace.
+# NOT HERE: the shared image registry and the state account. They live in pvc-shared-aigateway-rg-san, where no
+# deploy identity may write; scripts/bootstrap_shared.py (an Owner) gives them diagnostic settings into the
+# shared layer's own audit workspace (docs/operations.md, "Audit").
 # ---------------------------------------------------------------------------------------------------
 
 # Key Vault audit: every secret read (who, from where, which secret) lands in AzureDiagnostics.
