@@ -26,6 +26,9 @@ STAMP = VENV / ".dev-lock.sha256"
 NPM_PREFIX = ROOT / ".cache" / "npm"
 # Codex CLI used by the WebSocket-fallback test; pinned like every other dependency.
 CODEX_NPM_PACKAGE = "@openai/codex@0.169.0"
+# openai-node at the version Roo Code v3.52.1 runs (its package.json pins ^5.12.2; clients.md measured 5.12.2):
+# the client of tests/clients/roo_replica.mjs.
+ROO_OPENAI_NODE_VERSION = "5.12.2"
 
 
 def run(*cmd: str | os.PathLike[str], **kwargs: object) -> None:
@@ -63,7 +66,7 @@ def ensure_iac_venv() -> None:
 
 def ensure_test_tools() -> None:
     """System tools the tests drive for real: redis-server (shared limits), strace (the attack tests watch
-    every connect() of the gateway with it) and the Codex CLI."""
+    every connect() of the gateway with it), the Codex CLI and Roo Code's openai-node."""
     missing = [tool for tool in ("redis-server", "strace") if shutil.which(tool) is None]
     if missing:
         if os.geteuid() != 0 or shutil.which("apt-get") is None:
@@ -73,6 +76,11 @@ def ensure_test_tools() -> None:
     codex = NPM_PREFIX / "bin" / "codex"
     if not codex.exists() and shutil.which("npm") is not None:
         run("npm", "install", "--silent", "--no-fund", "--no-audit", "--prefix", NPM_PREFIX, "-g", CODEX_NPM_PACKAGE)
+    openai_node = NPM_PREFIX / "lib" / "node_modules" / "openai" / "package.json"
+    pinned = f'"version": "{ROO_OPENAI_NODE_VERSION}"'
+    if (not openai_node.exists() or pinned not in openai_node.read_text()) and shutil.which("npm") is not None:
+        package = f"openai@{ROO_OPENAI_NODE_VERSION}"
+        run("npm", "install", "--silent", "--no-fund", "--no-audit", "--prefix", NPM_PREFIX, "-g", package)
     ensure_iac_venv()
 
 

@@ -66,6 +66,10 @@ def build_app(settings: Settings, endpoint: str, azure_key: str | None) -> Any:
         attempts=settings.gateway_retry_attempts,
         max_seconds=settings.gateway_retry_max_seconds,
         retry_after_cap_seconds=settings.gateway_retry_after_cap_seconds,
+        prestream_max_seconds=settings.gateway_prestream_max_seconds,
+        budget=upstream.RetryBudget(
+            settings.gateway_retry_budget_percent, settings.gateway_retry_budget_min_concurrency
+        ),
     )
     targets = AzureTargets.from_settings(settings, endpoint)
     bridge_target = BridgeTarget(

@@ -40,6 +40,8 @@ class ExtraModel(BaseModel):
     alias: str = Field(min_length=1)
     deployment: str = Field(min_length=1)
     kind: Literal["responses", "embeddings"]
+    # The output-token ceiling for this alias; unset = GATEWAY_MAX_OUTPUT_TOKENS (responses models only).
+    max_output_tokens: int | None = Field(default=None, ge=1)
 
 
 class ProjectLimits(BaseModel):
@@ -110,6 +112,15 @@ class Settings(BaseSettings):
     gateway_retry_after_cap_seconds: float = Field(default=20.0, ge=0, le=120)
     gateway_upstream_timeout_seconds: float = Field(default=600.0, gt=0, le=3600)
     gateway_keepalive_seconds: float = Field(default=15.0, ge=0, le=230)
+    # Output-token ceiling (proxy/output_cap.py): larger requests are clamped, so one request cannot reserve
+    # a large share of the deployment's TPM (Azure counts the requested maximum on arrival). 0 = no ceiling.
+    gateway_max_output_tokens: int = Field(default=32000, ge=0)
+    # Retry budget per replica (Envoy's): retries of the last 10 s within this % of its requests, beyond
+    # the few that may always be in flight.
+    gateway_retry_budget_percent: float = Field(default=20.0, ge=0, le=100)
+    gateway_retry_budget_min_concurrency: int = Field(default=3, ge=0, le=100)
+    # A stream's whole wait for Azure's headers (retries included), below the ingress's 240 s idle timeout.
+    gateway_prestream_max_seconds: float = Field(default=200.0, gt=0, le=230)
     gateway_max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     # Slow or hostile clients (proxy/http_limits.py, proxy/client_guard.py): bounds on what one connection may hold.
     gateway_max_header_bytes: int = Field(default=32 * 1024, ge=4096, le=1024 * 1024)
@@ -213,6 +224,14 @@ class Settings(BaseSettings):
 
     def embeddings_aliases(self) -> list[str]:
         return [self.gateway_embeddings_model, *(m.alias for m in self.gateway_extra_models if m.kind == "embeddings")]
+
+    def output_ceilings(self) -> dict[str, int]:
+        """alias -> output-token ceiling, for every chat/Responses alias that has one."""
+        ceilings = {self.gateway_codex_model: self.gateway_max_output_tokens}
+        for model in self.gateway_extra_models:
+            if model.kind == "responses":
+                ceilings[model.alias] = model.max_output_tokens or self.gateway_max_output_tokens
+        return {alias: ceiling for alias, ceiling in ceilings.items() if ceiling > 0}
 
     def model_aliases(self) -> list[str]:
         return [

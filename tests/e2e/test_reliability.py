@@ -182,8 +182,10 @@ def test_in_band_response_failed_reaches_the_client(gw: GatewayProcess, emulator
     assert "response.completed" not in types
 
 
-def test_keepalives_while_waiting_for_the_first_byte_and_between_events(gw: GatewayProcess, emulator: Emulator) -> None:
-    emulator.set_faults(latency_ms=1600, stream_event_delay_ms=0)
+def test_keepalives_between_events_once_azure_has_started_and_never_before(
+    gw: GatewayProcess, emulator: Emulator
+) -> None:
+    emulator.set_faults(latency_ms=1600, stream_event_delay_ms=1200)
     with httpx.stream(
         "POST",
         gw.url + "/v1/responses",
@@ -195,24 +197,40 @@ def test_keepalives_while_waiting_for_the_first_byte_and_between_events(gw: Gate
         assert response.headers["x-accel-buffering"] == "no"
         assert response.headers["content-type"].startswith("text/event-stream")
         text = "".join(response.iter_text())
-    before_first_event = text.split("data: ", 1)[0]
-    assert before_first_event.count(": keep-alive") >= 2
+    assert text.startswith("event: response.created"), "nothing before Azure's first event: the status is Azure's"
+    assert text.count(": keep-alive") >= 2, "idle gaps between events are kept alive"
     assert '"response.completed"' in text
     client = OpenAI(base_url=gw.url + "/v1", api_key=TEAM_A_KEY, max_retries=0)
-    emulator.set_faults(stream_event_delay_ms=1200)
     with client.responses.stream(model=CODEX, input="hi") as stream:
         assert stream.get_final_response().status == "completed", "SDKs ignore SSE comments"
 
 
-def test_upstream_error_after_keepalives_is_delivered_in_band(gw: GatewayProcess, emulator: Emulator) -> None:
-    emulator.set_faults(script=[{"status": 400, "latency_ms": 1500}])
-    response = post(gw, "/v1/responses", {"model": CODEX, "input": "hi", "stream": True})
-    assert response.status_code == 200, "headers were committed by the keepalive"
-    assert ": keep-alive" in response.text
-    assert "event: error" in response.text
+@pytest.mark.parametrize(
+    ("path", "body", "fault", "status"),
+    [
+        ("/v1/responses", {"model": CODEX, "input": "hi", "stream": True}, {"status": 400}, 400),
+        ("/v1/responses", {"model": CODEX, "input": "hi", "stream": True}, {"status": 429, "retry_after": 30}, 429),
+        (
+            "/v1/chat/completions",
+            {"model": CODEX, "messages": [{"role": "user", "content": "hi"}], "stream": True},
+            {"status": 429, "retry_after": 30},
+            429,
+        ),
+    ],
+)
+def test_an_azure_error_before_the_stream_starts_is_a_real_http_status(
+    gw: GatewayProcess, emulator: Emulator, path: str, body: dict[str, Any], fault: dict[str, Any], status: int
+) -> None:
+    """Issue 12: a keepalive used to commit 200 first and the error went in-band, which Roo cannot act on."""
+    emulator.set_faults(script=[{**fault, "latency_ms": 1500}])  # three keepalive intervals of silence
+    response = post(gw, path, body)
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["message"]
+    assert ": keep-alive" not in response.text
+    if status == 429:
+        assert response.headers["retry-after"] == "30" and response.headers["retry-after-ms"] == "30000"
     line = line_for(gw, response)
-    assert line["status"] == 400 and line["error_source"] == "azure", line
-    assert not line["client_disconnected"], line
+    assert line["status"] == status and line["error_source"] == "azure", line
 
 
 def test_client_disconnect_releases_upstream_and_concurrency_slot(gw: GatewayProcess, emulator: Emulator) -> None:

@@ -121,3 +121,23 @@ def test_litellm_failing_to_load_makes_the_replica_dead_and_its_routes_503() -> 
         await lifespan
 
     asyncio.run(scenario())
+
+
+def test_a_probe_503_says_when_to_come_back_like_every_other_503() -> None:
+    async def scenario() -> None:
+        front = make_front(lambda: FakeBridge(), [])
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "GET", "path": "/health/readiness", "headers": [], "query_string": b""}
+        await front(scope, receive, send)
+        headers = dict(sent[0]["headers"])
+        assert sent[0]["status"] == 503
+        assert 1 <= int(headers[b"retry-after"]) <= 59 and headers[b"retry-after-ms"] == b"5000"
+
+    asyncio.run(scenario())

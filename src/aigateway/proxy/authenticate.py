@@ -19,7 +19,7 @@ from aigateway.settings import Project
 
 INVALID_KEY = (
     "Missing or invalid gateway key: send your project key as 'Authorization: Bearer <key>', "
-    "'x-gateway-key: <key>' or 'api-key: <key>'."
+    "'x-gateway-key: <key>', 'api-key: <key>' or 'x-api-key: <key>'."
 )
 
 

@@ -29,7 +29,9 @@ import orjson
 from aigateway.proxy import chat_request, ownership
 from aigateway.proxy.asgi import Message, Receive, Send, error_body, respond_json
 from aigateway.proxy.azure_auth import AzureAuth
+from aigateway.proxy.downstream import client_retry_after, retry_after_headers
 from aigateway.proxy.telemetry import RequestRecord
+from aigateway.proxy.upstream import parse_retry_after
 
 DONE: Final = b"data: [DONE]\n\n"
 # LiteLLM's additions to OpenAI's chat objects that only echo provider internals (Azure's metadata included).
@@ -72,7 +74,7 @@ class Failure:
         return b"data: " + orjson.dumps({"error": error}) + b"\n\n"
 
     def headers(self) -> list[tuple[bytes, bytes]]:
-        return [] if self.retry_after is None else [(b"retry-after", self.retry_after.encode())]
+        return [] if self.retry_after is None else retry_after_headers(float(self.retry_after))
 
 
 class ChatBridge:
@@ -211,9 +213,11 @@ def _azure_failure(status: int, exc: BaseException) -> Failure:
     headers: Mapping[str, str] = getattr(exc, "litellm_response_headers", None) or {}
     if status == 429:
         retry_after = _whole_seconds(headers)
+        wait = _azure_wait(headers)
+        when = f"retry after {retry_after} s" if wait <= int(retry_after) else f"Azure asks for {math.ceil(wait)} s"
         return Failure(
             429,
-            f"Azure OpenAI's rate limit for this model was reached; retry after {retry_after} s.",
+            f"Azure OpenAI's rate limit for this model was reached; {when}.",
             "rate_limit_error",
             "rate_limit_exceeded",
             retry_after=retry_after,
@@ -263,15 +267,13 @@ def _azure_error(text: str) -> dict[str, Any]:
 def _whole_seconds(headers: Mapping[str, str]) -> str:
     """Azure's Retry-After in whole seconds from 1 to 59: 1 when absent or unreadable, and below 60 because
     openai-node ignores a Retry-After of 60 or more (clients.md)."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    try:
-        if "retry-after-ms" in lowered:
-            seconds = float(lowered["retry-after-ms"]) / 1000
-        else:
-            seconds = float(lowered.get("retry-after", "1"))
-    except ValueError:
-        return "1"
-    return str(min(59, max(1, math.ceil(seconds))))
+    return str(client_retry_after(_azure_wait(headers)))
+
+
+def _azure_wait(headers: Mapping[str, str]) -> float:
+    """Azure's own wait in seconds (`retry-after-ms`, else `retry-after`); 1 when absent or unreadable."""
+    wait = parse_retry_after({k.lower(): v for k, v in headers.items()})
+    return 1.0 if wait is None else wait
 
 
 def _chat_object(result: Any, alias: str) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """Relay and record: everything the gateway sends a client passes through `Downstream`.
 
-It relays upstream response headers by allow-list, keeps idle SSE streams alive with comment lines, turns
-an upstream error that arrives after the gateway committed to a 200 stream into the in-band event clients
-parse, and fills the request's telemetry record (status, first byte, tokens, error class) from what it
-relays. Nothing here reads or logs content beyond the usage numbers and an error's code.
+It relays upstream response headers by allow-list, keeps SSE streams that Azure has started alive with
+comment lines, gives every 429/503 a Retry-After clients can use, and fills the request's telemetry record
+(status, first byte, tokens, error class) from what it relays. Nothing here reads or logs content beyond
+the usage numbers and an error's code.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import orjson
 
 from aigateway.proxy.asgi import Message, Send
 from aigateway.proxy.telemetry import RequestRecord
+from aigateway.proxy.upstream import parse_retry_after
 
 KEEPALIVE_COMMENT = b": keep-alive\n\n"
 # The only upstream response headers a client gets (plus our x-request-id, Retry-After and the SSE
@@ -35,10 +36,12 @@ _ERROR_CAPTURE_BYTES = 16_384
 class Downstream:
     """Everything sent to the client passes here: header hygiene, telemetry, and SSE keepalives.
 
-    While a stream waits for Azure (before the first event or between events), a `: keep-alive` comment
-    goes out every `interval` seconds, only at event boundaries. If the wait starts before the upstream has
-    sent its headers, the gateway commits to `200 text/event-stream` itself; an error that arrives after
-    that is delivered in-band as an SSE error event, which is what streaming clients parse.
+    Keepalives start only once the response has started (Azure's headers are in): while a started stream
+    waits between events, a `: keep-alive` comment goes out every `interval` seconds, only at event
+    boundaries. Before that nothing is sent, so an Azure 429, 5xx or timeout reaches the client as a real
+    HTTP status with Retry-After: Roo's native provider ignores in-band error events (an empty turn, no
+    retry) and openai-node raises a status-less error on the chat path (no retry either; issue 12). The
+    silence before the start is bounded upstream (`RetryPolicy.prestream_max_seconds`).
     """
 
     def __init__(self, send: Send, record: RequestRecord, interval: float) -> None:
@@ -48,8 +51,6 @@ class Downstream:
         self._lock = asyncio.Lock()
         self._last_write = time.monotonic()
         self._started = False
-        self._synthetic_start = False
-        self._error_in_band: bytearray | None = None
         self._at_boundary = True
         self._ended = False  # the last body message went out: nothing more may be sent
         self._error_capture = bytearray()
@@ -67,12 +68,6 @@ class Downstream:
     async def _start(self, message: Message) -> None:
         record = self._record
         status = int(message["status"])
-        if self._synthetic_start:
-            # Headers already went out as 200; an upstream error becomes an in-band event at the end.
-            if status >= 400:
-                self._error_in_band = bytearray()
-                record.status = status
-            return
         record.status = status
         headers = clean_headers(message.get("headers", []), status, record.request_id)
         self._started = True
@@ -85,13 +80,6 @@ class Downstream:
         self._ended = not more
         if chunk and record.first_byte is None:
             record.first_byte = time.perf_counter()
-        if self._error_in_band is not None:
-            self._error_in_band.extend(chunk[:_ERROR_CAPTURE_BYTES])
-            if not more:
-                await self._send(
-                    {"type": "http.response.body", "body": _in_band_error(bytes(self._error_in_band), record)}
-                )
-            return
         if chunk:
             _scan_usage(chunk, record)
             if record.stream and record.error_class is None:
@@ -110,19 +98,10 @@ class Downstream:
             async with self._lock:
                 if self._ended:
                     return
-                if time.monotonic() - self._last_write < self._interval or not self._at_boundary:
+                idle = time.monotonic() - self._last_write >= self._interval
+                if not (self._started and idle and self._at_boundary):
                     continue
                 try:
-                    if not self._started:
-                        self._started = self._synthetic_start = True
-                        self._record.status = 200
-                        await self._send(
-                            {
-                                "type": "http.response.start",
-                                "status": 200,
-                                "headers": _sse_headers(self._record.request_id),
-                            }
-                        )
                     await self._send({"type": "http.response.body", "body": KEEPALIVE_COMMENT, "more_body": True})
                 except OSError:
                     self._record.client_disconnected = True
@@ -153,7 +132,7 @@ def clean_headers(raw: list[tuple[bytes, bytes]], status: int, request_id: str) 
     headers.append((b"x-request-id", request_id.encode()))
     if status in (429, 503):
         # SDKs honour a plain Retry-After in whole seconds: always send one, as accurate as we know it.
-        headers.append((b"retry-after", _retry_after(found)))
+        headers += retry_after_headers(_upstream_wait(found))
     elif b"retry-after" in found:
         headers.append((b"retry-after", found[b"retry-after"]))
     if is_sse:
@@ -161,28 +140,30 @@ def clean_headers(raw: list[tuple[bytes, bytes]], status: int, request_id: str) 
     return headers
 
 
-_RETRY_HINTS = frozenset({b"retry-after"})
+_RETRY_HINTS = frozenset({b"retry-after", b"retry-after-ms"})
+# openai-node (Roo Code's SDK) ignores a Retry-After of 60 s or more and fails after two short backoffs;
+# the Python SDK takes up to 60. So a client is never told more than 59 (clients.md, issue 12).
+MAX_CLIENT_RETRY_AFTER = 59
 
 
-def _retry_after(found: dict[bytes, bytes]) -> bytes:
-    """The upstream's own value (Azure's, or the chat bridge's), in whole seconds."""
-    return _whole_seconds(found.get(b"retry-after") or b"1")
+def client_retry_after(seconds: float) -> int:
+    """A wait as the Retry-After a client can use: whole seconds, 1 to 59."""
+    return min(MAX_CLIENT_RETRY_AFTER, max(1, math.ceil(seconds)))
 
 
-def _whole_seconds(value: bytes) -> bytes:
-    try:
-        return str(max(1, math.ceil(float(value)))).encode()
-    except ValueError:
-        return value
+def retry_after_headers(seconds: float) -> list[tuple[bytes, bytes]]:
+    """`Retry-After` and `retry-after-ms` for a wait of `seconds` (clamped to 1-59 s; a longer true wait
+    belongs in the error message)."""
+    whole = client_retry_after(seconds)
+    return [(b"retry-after", str(whole).encode()), (b"retry-after-ms", str(whole * 1000).encode())]
 
 
-def _sse_headers(request_id: str) -> list[tuple[bytes, bytes]]:
-    return [
-        (b"content-type", b"text/event-stream; charset=utf-8"),
-        (b"cache-control", b"no-cache"),
-        (b"x-accel-buffering", b"no"),
-        (b"x-request-id", request_id.encode()),
-    ]
+def _upstream_wait(found: dict[bytes, bytes]) -> float:
+    """The upstream's own wait (Azure's, or the chat bridge's): `retry-after-ms`, else `retry-after` in
+    seconds or as an HTTP date; 1 s when absent or unreadable."""
+    hints = {name.decode("latin-1"): value.decode("latin-1") for name, value in found.items()}
+    wait = parse_retry_after(hints)
+    return 1.0 if wait is None else wait
 
 
 def _scan_usage(chunk: bytes, record: RequestRecord) -> None:
@@ -219,25 +200,3 @@ def _error_class(body: bytes) -> str | None:
     # LiteLLM puts the bare status in `code` ("429"); its `type` ("throttling_error") says more.
     value = type_ if (code is None or str(code).isdigit()) and type_ else code
     return str(value)[:64] if value else None
-
-
-def _in_band_error(body: bytes, record: RequestRecord) -> bytes:
-    """An upstream error after the gateway committed to a 200 stream, as the event the client parses."""
-    try:
-        parsed = orjson.loads(body).get("error") or {}
-    except (orjson.JSONDecodeError, AttributeError):
-        parsed = {}
-    message = parsed.get("message") if isinstance(parsed, dict) else None
-    code = parsed.get("code") if isinstance(parsed, dict) else None
-    record.error_class = str(code or "upstream_error")[:64]
-    event = {
-        "type": "error",
-        "code": code,
-        "message": message or f"Upstream error (status {record.status})",
-        "param": None,
-        "sequence_number": 0,
-    }
-    payload = orjson.dumps(event)
-    if record.route == "/v1/chat/completions":
-        return b"data: " + orjson.dumps({"error": {**event, "type": "upstream_error"}}) + b"\n\n"
-    return b"event: error\ndata: " + payload + b"\n\n"

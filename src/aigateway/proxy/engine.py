@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from aigateway.proxy.asgi import Receive, Scope, Send, error_body, respond_json
+from aigateway.proxy.downstream import retry_after_headers
 from aigateway.proxy.telemetry import RequestRecord
 
 log = logging.getLogger("aigateway.engine")
@@ -110,4 +111,4 @@ def _fail(future: asyncio.Future[T], exc: BaseException) -> None:
 async def _unavailable(send: Send) -> None:
     message = "The gateway's chat bridge is still starting or failed to start; retry shortly."
     body = error_body(message, "service_unavailable", "bridge_unavailable")
-    await respond_json(send, 503, body, [(b"retry-after", b"5")])
+    await respond_json(send, 503, body, retry_after_headers(5))

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from aigateway.proxy import chat_request, passthrough, routes
+from aigateway.proxy import chat_request, passthrough, routes, upstream
 from aigateway.proxy.admission import Admission
 from aigateway.proxy.asgi import Receive, Scope, Send, error_body, respond_json
 from aigateway.proxy.authenticate import Authenticator
@@ -60,12 +60,16 @@ class GatewayFront:
             settings.gateway_body_timeout_seconds,
             aliases,
             frozenset(settings.embeddings_aliases()),
+            settings.output_ceilings(),
         )
         self.admission = Admission(settings.gateway_max_concurrency, limiter)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            route = routes.match(scope["method"], scope["path"])
+            path = routes.normalise(scope["path"])
+            if path != scope["path"]:  # later stages (the relay's by-id suffix) see the path as matched
+                scope = {**scope, "path": path}
+            route = routes.match(scope["method"], path)
             if route.kind == "health":
                 await self._probe(scope, send, route)
                 return
@@ -90,7 +94,8 @@ class GatewayFront:
             status, body = 200, b'{"status":"ready"}'
         else:
             status, body = 503, b'{"status":"not ready"}'
-        await respond_json(send, status, b"" if scope["method"] == "HEAD" else body)
+        retry = [(b"retry-after", b"5"), (b"retry-after-ms", b"5000")] if status == 503 else []  # as every 503
+        await respond_json(send, status, b"" if scope["method"] == "HEAD" else body, retry)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         await receive()  # lifespan.startup
@@ -134,7 +139,7 @@ class GatewayFront:
                 await reject(send, record, full)
                 return
             try:
-                read = await self.bodies.read(receive, headers, route.name, record)
+                read = await self.bodies.read(receive, headers, route.name, record, route.model)
             finally:
                 self.admission.end_upload(project)
             if read is None:  # the client went away
@@ -144,6 +149,7 @@ class GatewayFront:
                 return
             body, payload = read
 
+        upstream.begin_client_attempt(headers, project.name, route.name, body)
         async with self.admission.admit(project, route.name, record.model, record.request_id) as refused:
             if refused is not None:
                 await reject(send, record, refused)
@@ -199,7 +205,9 @@ def _route_rejection(scope: Scope, route: routes.RouteMatch) -> Rejection | None
         return Rejection(
             404,
             "The path starts with /v1/v1/: your base URL already ends in /v1 and the client added another. "
-            "Drop the trailing /v1 from the base URL (use https://<gateway>/ for Roo Code's OpenAI provider).",
+            "Drop the trailing /v1 from the base URL: for Roo Code's OpenAI provider use https://<gateway> "
+            "(no /v1; Roo adds it on its retry path). Clients that append only /responses or "
+            "/chat/completions (Codex CLI, Qoder CLI, OpenAI SDKs) take https://<gateway>/v1.",
             "double_v1_path",
         )
     if route.kind == "unknown":

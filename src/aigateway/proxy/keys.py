@@ -12,15 +12,19 @@ BEARER = "bearer "
 
 
 def presented_key(headers: Mapping[str, str]) -> str | None:
-    """The secret a client sent: `x-gateway-key`, `Authorization: Bearer`, or Azure-style `api-key`."""
+    """The secret a client sent: `x-gateway-key`, `Authorization: Bearer`, Azure-style `api-key`, or
+    `x-api-key` (Qoder CLI's custom providers with `authType: "api-key"`)."""
     key = headers.get("x-gateway-key")
     if key:
         return key.strip()
     authorization = headers.get("authorization", "")
     if authorization[: len(BEARER)].lower() == BEARER:
         return authorization[len(BEARER) :].strip() or None
-    key = headers.get("api-key")
-    return key.strip() if key else None
+    for name in ("api-key", "x-api-key"):
+        key = headers.get(name)
+        if key:
+            return key.strip()
+    return None
 
 
 class KeyTable:
@@ -48,7 +52,7 @@ def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
 
 
-CREDENTIAL_HEADERS = frozenset({b"x-gateway-key", b"authorization", b"api-key"})
+CREDENTIAL_HEADERS = frozenset({b"x-gateway-key", b"authorization", b"api-key", b"x-api-key"})
 
 
 def duplicated_credential(raw_headers: Iterable[tuple[bytes, bytes]]) -> str | None:

@@ -52,7 +52,7 @@ class Window:
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    retry_after: int  # whole seconds, as SDKs read Retry-After
+    retry_after: int  # the true wait in whole seconds (the Retry-After header caps it at 59)
     message: str
     code: str
 
@@ -212,18 +212,19 @@ class Limiter:
         if binding < 0:
             return None
         self.release(project)
+        # The true wait, in the message too: the Retry-After header stops at 59 s (openai-node ignores 60+).
         retry_after = max(1, math.ceil(wait))
+        frees = f"the window frees in {retry_after} s"
         if binding == 1:
             return Refusal(
                 retry_after,
                 f"Project '{project.name}' is over its limit of {project.embeddings_rpm} embeddings requests per "
-                f"minute for '{model}'; retry after {retry_after} s.",
+                f"minute for '{model}'; {frees}.",
                 "embeddings_rpm_limit",
             )
         return Refusal(
             retry_after,
-            f"Project '{project.name}' is over its limit of {project.rpm} requests per minute; "
-            f"retry after {retry_after} s.",
+            f"Project '{project.name}' is over its limit of {project.rpm} requests per minute; {frees}.",
             "project_rpm_limit",
         )
 

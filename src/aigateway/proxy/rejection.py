@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aigateway.proxy.asgi import Send, error_body, respond_json
+from aigateway.proxy.downstream import retry_after_headers
 from aigateway.proxy.telemetry import RequestRecord
 
 
@@ -19,9 +20,10 @@ class Rejection:
     headers: tuple[tuple[bytes, bytes], ...] = ()
 
     @classmethod
-    def throttled(cls, message: str, code: str, retry_after: int) -> Rejection:
-        """A 429 with the whole-second Retry-After SDKs honour."""
-        return cls(429, message, code, "rate_limit_error", headers=((b"retry-after", str(retry_after).encode()),))
+    def throttled(cls, message: str, code: str, retry_after: float) -> Rejection:
+        """A 429 with the Retry-After SDKs honour: whole seconds, at most 59 (`downstream.retry_after_headers`);
+        `message` states the true wait when it is longer."""
+        return cls(429, message, code, "rate_limit_error", headers=tuple(retry_after_headers(retry_after)))
 
 
 async def reject(send: Send, record: RequestRecord, rejection: Rejection) -> None:

@@ -4,7 +4,9 @@ The body is read with a bound on its size (413, also for chunked uploads) and on
 parts of it (408: a stalled upload holds nothing for long); it must be a JSON object with the right
 content type; on the model routes the model must be one of the gateway's aliases, of the right kind for
 the route, and a chat request may carry only OpenAI's parameters (`chat_request`). Bodies are parsed to
-check them, never logged.
+check them, never logged. Two things are decided here and sent on as the re-serialised body: the model an
+Azure deployment path names (`/openai/deployments/{alias}/...`: the path wins, the body may omit it), and
+the output-token ceiling (`output_cap`), applied before the chat allow-list sees the numbers.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from aigateway.proxy import chat_request, routes
+from aigateway.proxy import chat_request, output_cap, routes
 from aigateway.proxy.asgi import Receive
 from aigateway.proxy.rejection import Rejection
 from aigateway.proxy.telemetry import RequestRecord
@@ -27,15 +29,26 @@ Body = tuple[bytes, dict[str, Any] | None]
 
 class BodyReader:
     def __init__(
-        self, max_bytes: int, timeout_seconds: float, aliases: frozenset[str], embedding_aliases: frozenset[str]
+        self,
+        max_bytes: int,
+        timeout_seconds: float,
+        aliases: frozenset[str],
+        embedding_aliases: frozenset[str],
+        output_ceilings: Mapping[str, int] | None = None,
     ) -> None:
         self.max_bytes = max_bytes
         self.timeout = timeout_seconds
         self.aliases = aliases
         self.embedding_aliases = embedding_aliases
+        self.output_ceilings = dict(output_ceilings or {})
 
     async def read(
-        self, receive: Receive, headers: Mapping[str, str], route: str, record: RequestRecord
+        self,
+        receive: Receive,
+        headers: Mapping[str, str],
+        route: str,
+        record: RequestRecord,
+        path_model: str | None = None,
     ) -> Body | Rejection | None:
         """The body and its JSON; a Rejection to answer; None when the client went away."""
         declared = headers.get("content-length")
@@ -64,9 +77,16 @@ class BodyReader:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        return self.parse(b"".join(chunks), headers, route, record)
+        return self.parse(b"".join(chunks), headers, route, record, path_model)
 
-    def parse(self, body: bytes, headers: Mapping[str, str], route: str, record: RequestRecord) -> Body | Rejection:
+    def parse(
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        route: str,
+        record: RequestRecord,
+        path_model: str | None = None,
+    ) -> Body | Rejection:
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/json" and not (content_type == "" and body == b""):
             return Rejection(415, "Content-Type must be application/json.", "unsupported_media_type")
@@ -81,10 +101,18 @@ class BodyReader:
         if not isinstance(payload, dict):
             return Rejection(400, "The request body must be a JSON object.", "invalid_json")
         if route in routes.MODEL_ROUTES:
+            changed = path_model is not None and payload.get("model") != path_model
+            if changed:
+                payload["model"] = path_model
+            model = payload.get("model")
+            ceiling = self.output_ceilings.get(model) if isinstance(model, str) else None
+            changed = output_cap.clamp(route, payload, ceiling) or changed
             problem = self.check(route, payload, record)
             if problem is not None:
                 status, text, code, param = problem
                 return Rejection(status, text, code, param=param)
+            if changed:  # what the gateway decided is what every later stage and Azure see
+                body = orjson.dumps(payload)
         return body, payload
 
     def check(
