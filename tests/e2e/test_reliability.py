@@ -127,6 +127,44 @@ def test_exhausted_429_gives_429_with_plain_retry_after_and_no_sleep_after_last_
     assert (line["attempts"], line["upstream_status"], line["error_source"]) == (3, 429, "azure")
 
 
+def test_upstream_request_id_of_the_last_attempt_is_logged_and_quoted_to_the_client(
+    gw: GatewayProcess, emulator: Emulator
+) -> None:
+    """Azure support asks for its apim-request-id: the line carries the last attempt's, on failure and success.
+    The header itself stays hidden (issue 11); on the chat bridge the gateway's error body quotes it."""
+    emulator.set_faults(script=[{"status": 500}] * 3)
+    response = post(gw, "/v1/responses", {"model": CODEX, "input": "hi"})
+    assert response.status_code == 500
+    assert "apim-request-id" not in response.headers
+    calls = upstream(emulator)
+    assert len(calls) == 3 and len({c["request_id"] for c in calls}) == 3
+    line = line_for(gw, response)
+    assert (line["upstream_status"], line["error_source"]) == (500, "azure")
+    assert line["upstream_request_id"] == calls[-1]["request_id"]
+    assert calls[-1]["request_id"] in response.text  # Azure's own 500 body quotes it, relayed unchanged
+
+    emulator.set_faults(script=[{"status": 500}] * 3)
+    chat = post(gw, "/v1/chat/completions", {"model": CODEX, "messages": [{"role": "user", "content": "hi"}]})
+    assert chat.status_code == 500
+    assert "apim-request-id" not in chat.headers
+    chat_line = line_for(gw, chat)
+    last = upstream(emulator)[-1]["request_id"]
+    assert (chat_line["upstream_status"], chat_line["upstream_request_id"]) == (500, last)
+    assert chat.json()["error"]["upstream_request_id"] == last
+
+    emulator.set_faults(script=[{"status": 429, "retry_after": 0}])
+    ok = post(gw, "/v1/embeddings", {"model": EMBED, "input": "x"})
+    assert ok.status_code == 200
+    assert "upstream_request_id" not in ok.text
+    assert line_for(gw, ok)["upstream_request_id"] == upstream(emulator)[-1]["request_id"]
+
+    emulator.set_faults(script=[{"reset_before_first_byte": True}] * 3)
+    unreachable = post(gw, "/v1/responses", {"model": CODEX, "input": "hi"})
+    assert unreachable.status_code == 502
+    assert line_for(gw, unreachable)["upstream_request_id"] is None
+    assert "upstream_request_id" not in unreachable.json()["error"]
+
+
 def test_retry_after_longer_than_the_cap_is_returned_not_waited(gw: GatewayProcess, emulator: Emulator) -> None:
     emulator.set_faults(script=[{"status": 429, "retry_after": 30}])
     started = time.monotonic()
@@ -395,6 +433,7 @@ LINE_FIELDS = {
     "output_tokens",
     "error_class",
     "error_source",
+    "upstream_request_id",
 }
 
 

@@ -87,6 +87,7 @@ class ApiEndpoint:
             api_version=query.get("api-version"),
             client_request_id=headers.get("x-ms-client-request-id"),
         )
+        entry["request_id"] = ctx.request_id  # the apim-request-id this reply carries, for tests to match
         status: int | None = None
         state.stats.begin(self.operation)
         try:

@@ -14,8 +14,14 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def error_body(message: str, type_: str, code: str | None, param: str | None = None) -> bytes:
-    return orjson.dumps({"error": {"message": message, "type": type_, "code": code, "param": param}})
+def error_body(
+    message: str, type_: str, code: str | None, param: str | None = None, upstream_request_id: str | None = None
+) -> bytes:
+    """OpenAI's error shape; `upstream_request_id` (Azure's id, for Azure support) only when Azure caused it."""
+    error: dict[str, str | None] = {"message": message, "type": type_, "code": code, "param": param}
+    if upstream_request_id is not None:
+        error["upstream_request_id"] = upstream_request_id
+    return orjson.dumps({"error": error})
 
 
 async def respond_json(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 import orjson
@@ -64,14 +64,14 @@ class Failure:
     code: str
     param: str | None = None
     retry_after: str | None = None
+    upstream_request_id: str | None = None  # Azure's id, when Azure caused the failure
 
     def body(self) -> bytes:
-        return error_body(self.message, self.type, self.code, self.param)
+        return error_body(self.message, self.type, self.code, self.param, self.upstream_request_id)
 
     def frame(self) -> bytes:
         """The error as a chat stream's last event (what the OpenAI SDKs raise on)."""
-        error = {"message": self.message, "type": self.type, "code": self.code, "param": self.param}
-        return b"data: " + orjson.dumps({"error": error}) + b"\n\n"
+        return b"data: " + self.body() + b"\n\n"
 
     def headers(self) -> list[tuple[bytes, bytes]]:
         return [] if self.retry_after is None else retry_after_headers(float(self.retry_after))
@@ -177,6 +177,8 @@ class ChatBridge:
         """What the client is told about `exc`; the telemetry record says where it came from."""
         failure = _failure(self._litellm, exc, record)
         record.error_class = failure.code
+        if record.error_source == "azure" and record.upstream_request_id is not None:
+            failure = replace(failure, upstream_request_id=record.upstream_request_id)
         return failure
 
 

@@ -400,7 +400,7 @@ _STREAM_BROKEN_EVENT = (
 
 async def _fail(send: Send, record: RequestRecord, status: int, message: str, code: str) -> None:
     record.error_class, record.error_source = code, "azure"
-    await respond_json(send, status, error_body(message, "upstream_error", code))
+    await respond_json(send, status, error_body(message, "upstream_error", code, None, record.upstream_request_id))
 
 
 async def _disconnected(receive: Receive) -> None:

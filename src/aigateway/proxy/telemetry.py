@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +39,7 @@ class RequestRecord:
     error_source: ErrorSource | None = None
     client_disconnected: bool = False
     source: str | None = None  # keyed hash of the client's address (proxy/client_guard.py), never the address
+    upstream_request_id: str | None = None  # Azure's apim-request-id of the last attempt's response, for support
 
     def to_line(self) -> bytes:
         now = time.perf_counter()
@@ -64,10 +66,28 @@ class RequestRecord:
                     "error_source": self.error_source,
                     "client_disconnected": self.client_disconnected,
                     "source": self.source,
+                    "upstream_request_id": self.upstream_request_id,
                 }
             )
             + b"\n"
         )
+
+
+# Azure names its request id apim-request-id; other fronts (and older APIM tiers) send one of the others.
+_UPSTREAM_ID_HEADERS = ("apim-request-id", "x-request-id", "request-id")
+_UPSTREAM_ID_MAX = 128
+
+
+def upstream_request_id(headers: Mapping[str, str]) -> str | None:
+    """Azure's id for one response, as Azure support asks for it; None when the response carries none.
+    Printable ASCII only and bounded, since it lands in a log line and in error bodies."""
+    for name in _UPSTREAM_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            cleaned = "".join(c for c in value[:_UPSTREAM_ID_MAX] if " " < c <= "~")
+            if cleaned:
+                return cleaned
+    return None
 
 
 current_record: ContextVar[RequestRecord | None] = ContextVar("aigateway_request_record", default=None)

@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from aigateway.proxy.telemetry import current_record
+from aigateway.proxy.telemetry import current_record, upstream_request_id
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 BACKOFF_BASE_SECONDS = 0.5
@@ -219,6 +219,7 @@ async def retrying(
             except transient:
                 if record is not None:
                     record.upstream_status = None
+                    record.upstream_request_id = None
                 deadline = deadline or time.monotonic() + policy.max_seconds
                 delay = policy.backoff(attempt)
                 if attempt >= policy.attempts or not _fits(delay, deadline, stream_deadline):
@@ -233,6 +234,7 @@ async def retrying(
             code = status(response)
             if record is not None:
                 record.upstream_status = code
+                record.upstream_request_id = upstream_request_id(headers(response))
             if code not in RETRYABLE_STATUS or attempt >= policy.attempts or (code == 429 and client_retries):
                 return _answered(response, code, client)
             deadline = deadline or time.monotonic() + policy.max_seconds
