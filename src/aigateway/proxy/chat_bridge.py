@@ -17,7 +17,6 @@ the 4xx that describe the client's request.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import math
 from collections.abc import Mapping
@@ -27,8 +26,9 @@ from typing import Any, Final
 import orjson
 
 from aigateway.proxy import chat_request, ownership
-from aigateway.proxy.asgi import Message, Receive, Send, error_body, respond_json
+from aigateway.proxy.asgi import Receive, Send, error_body, respond_json
 from aigateway.proxy.azure_auth import AzureAuth
+from aigateway.proxy.disconnect import answer_unless_gone
 from aigateway.proxy.downstream import client_retry_after, retry_after_headers
 from aigateway.proxy.telemetry import RequestRecord
 from aigateway.proxy.upstream import parse_retry_after
@@ -85,29 +85,7 @@ class ChatBridge:
 
     async def __call__(self, payload: dict[str, Any], receive: Receive, send: Send, record: RequestRecord) -> None:
         """Answer one validated chat request; if the client goes away first, stop waiting on Azure at once."""
-        finished = False
-
-        async def tracked_send(message: Message) -> None:
-            nonlocal finished
-            finished = message["type"] == "http.response.body" and not message.get("more_body", False)
-            await send(message)
-
-        exchange = asyncio.ensure_future(self._exchange(payload, tracked_send, record))
-        gone = asyncio.ensure_future(_disconnected(receive))
-        try:
-            await asyncio.wait({exchange, gone}, return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            exchange.cancel()
-            raise
-        finally:
-            gone.cancel()
-        if exchange.done() or finished:
-            await exchange
-            return
-        record.client_disconnected = True
-        exchange.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await exchange
+        await answer_unless_gone(lambda out: self._exchange(payload, out, record), receive, send, record)
 
     async def _exchange(self, payload: dict[str, Any], send: Send, record: RequestRecord) -> None:
         alias: str = payload["model"]
@@ -292,11 +270,6 @@ def _chat_object(result: Any, alias: str) -> dict[str, Any]:
         usage.pop("cost", None)
     data["model"] = alias
     return data
-
-
-async def _disconnected(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
 
 
 def load(target: BridgeTarget, auth: AzureAuth) -> ChatBridge:

@@ -18,8 +18,6 @@ returns before anything is relayed. Under GATEWAY_FORCE_STORE_FALSE nothing is s
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,8 +27,9 @@ import aiohttp
 import orjson
 
 from aigateway.proxy import ownership
-from aigateway.proxy.asgi import Message, Receive, Scope, Send, error_body, respond_json
+from aigateway.proxy.asgi import Receive, Scope, Send, error_body, respond_json
 from aigateway.proxy.azure_auth import AzureAuth
+from aigateway.proxy.disconnect import answer_unless_gone
 from aigateway.proxy.telemetry import RequestRecord
 from aigateway.proxy.upstream import RetryPolicy, retrying
 from aigateway.settings import Settings, is_v1_api_version
@@ -142,30 +141,13 @@ class Passthrough:
         record: RequestRecord,
     ) -> None:
         """Relay one request; if the client goes away first, stop waiting on Azure at once."""
-        finished = False  # the last body message went out: uvicorn then reports the request as over
-
-        async def tracked_send(message: Message) -> None:
-            nonlocal finished
-            finished = message["type"] == "http.response.body" and not message.get("more_body", False)
-            await send(message)
-
-        exchange = asyncio.ensure_future(self._exchange(scope, body, payload, tracked_send, record))
-        gone = asyncio.ensure_future(_disconnected(receive))
-        try:
-            await asyncio.wait({exchange, gone}, return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            exchange.cancel()
-            raise
-        finally:
-            gone.cancel()
-        if exchange.done() or finished:
-            await exchange
-            return
-        record.client_disconnected = True
-        exchange.cancel()
-        # Whatever the cancelled exchange raises on its way out concerns nobody: the client is gone.
-        with contextlib.suppress(asyncio.CancelledError, aiohttp.ClientError, OSError):
-            await exchange
+        await answer_unless_gone(
+            lambda out: self._exchange(scope, body, payload, out, record),
+            receive,
+            send,
+            record,
+            ignored_on_cancel=(aiohttp.ClientError, OSError),
+        )
 
     async def _exchange(
         self,
@@ -401,8 +383,3 @@ _STREAM_BROKEN_EVENT = (
 async def _fail(send: Send, record: RequestRecord, status: int, message: str, code: str) -> None:
     record.error_class, record.error_source = code, "azure"
     await respond_json(send, status, error_body(message, "upstream_error", code, None, record.upstream_request_id))
-
-
-async def _disconnected(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
