@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from aigateway.errors import SettingsError
+from aigateway.proxy.model_profile import OPEN, ModelProfile, default_profile
 
 DEFAULT_LOCAL_KEY = "sk-local-dev"
 LOCAL_PROJECT = "local"
@@ -88,6 +89,8 @@ class Settings(BaseSettings):
     gateway_embeddings_model: str = Field(default="text-embedding-3-small", min_length=1)
     gateway_embeddings_deployment: str = ""
     gateway_extra_models: Annotated[list[ExtraModel], NoDecode] = Field(default_factory=list)
+    # alias -> what Azure accepts for its model (proxy/model_profile.py); replaces the built-in profile.
+    gateway_model_profiles: Annotated[dict[str, ModelProfile], NoDecode] = Field(default_factory=dict)
 
     gateway_keys: SecretStr = SecretStr("")
     gateway_local_key: SecretStr = SecretStr(DEFAULT_LOCAL_KEY)
@@ -163,6 +166,11 @@ class Settings(BaseSettings):
     def _parse_extra_models(cls, value: Any) -> Any:
         return json.loads(value) if isinstance(value, str) and value.strip() else ([] if value == "" else value)
 
+    @field_validator("gateway_model_profiles", mode="before")
+    @classmethod
+    def _parse_model_profiles(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) and value.strip() else ({} if value == "" else value)
+
     @field_validator("gateway_project_limits", mode="before")
     @classmethod
     def _parse_project_limits(cls, value: Any) -> Any:
@@ -232,6 +240,17 @@ class Settings(BaseSettings):
             if model.kind == "responses":
                 ceilings[model.alias] = model.max_output_tokens or self.gateway_max_output_tokens
         return {alias: ceiling for alias, ceiling in ceilings.items() if ceiling > 0}
+
+    def model_profiles(self) -> dict[str, ModelProfile]:
+        """alias -> its model profile: GATEWAY_MODEL_PROFILES, else the built-in one for the alias's or the
+        deployment's name (a deployment is often named after its model, an alias nearly always is)."""
+        deployments = {self.gateway_codex_model: self.codex_deployment}
+        deployments.update((m.alias, m.deployment) for m in self.gateway_extra_models if m.kind == "responses")
+        profiles = {}
+        for alias, deployment in deployments.items():
+            built_in = default_profile(alias)
+            profiles[alias] = built_in if built_in is not OPEN else default_profile(deployment)
+        return {**profiles, **self.gateway_model_profiles}
 
     def model_aliases(self) -> list[str]:
         return [

@@ -61,6 +61,8 @@ class GatewayFront:
             aliases,
             frozenset(settings.embeddings_aliases()),
             settings.output_ceilings(),
+            settings.model_profiles(),
+            settings.gateway_force_store_false,
         )
         self.admission = Admission(settings.gateway_max_concurrency, limiter)
 

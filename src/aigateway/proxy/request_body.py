@@ -6,7 +6,8 @@ content type; on the model routes the model must be one of the gateway's aliases
 the route, and a chat request may carry only OpenAI's parameters (`chat_request`). Bodies are parsed to
 check them, never logged. Two things are decided here and sent on as the re-serialised body: the model an
 Azure deployment path names (`/openai/deployments/{alias}/...`: the path wins, the body may omit it), and
-the output-token ceiling (`output_cap`), applied before the chat allow-list sees the numbers.
+the output-token ceiling (`output_cap`), applied before the chat allow-list sees the numbers, and, once the
+body is acceptable, its fit to what Azure accepts for the model (`azure_fit`, per `model_profile`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from typing import Any
 
 import orjson
 
-from aigateway.proxy import chat_request, output_cap, routes
+from aigateway.proxy import azure_fit, chat_request, output_cap, routes
 from aigateway.proxy.asgi import Receive
+from aigateway.proxy.model_profile import OPEN, ModelProfile
 from aigateway.proxy.rejection import Rejection
 from aigateway.proxy.telemetry import RequestRecord
 
@@ -35,12 +37,16 @@ class BodyReader:
         aliases: frozenset[str],
         embedding_aliases: frozenset[str],
         output_ceilings: Mapping[str, int] | None = None,
+        profiles: Mapping[str, ModelProfile] | None = None,
+        force_stateless: bool = False,
     ) -> None:
         self.max_bytes = max_bytes
         self.timeout = timeout_seconds
         self.aliases = aliases
         self.embedding_aliases = embedding_aliases
         self.output_ceilings = dict(output_ceilings or {})
+        self.profiles = dict(profiles or {})
+        self.force_stateless = force_stateless  # GATEWAY_FORCE_STORE_FALSE: every create is a stateless one
 
     async def read(
         self,
@@ -111,6 +117,8 @@ class BodyReader:
             if problem is not None:
                 status, text, code, param = problem
                 return Rejection(status, text, code, param=param)
+            profile = self.profiles.get(payload["model"], OPEN)
+            changed = bool(azure_fit.fit(route, payload, profile, self.force_stateless)) or changed
             if changed:  # what the gateway decided is what every later stage and Azure see
                 body = orjson.dumps(payload)
         return body, payload
