@@ -9,6 +9,7 @@ import json
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -133,11 +134,13 @@ def test_upstream_request_id_of_the_last_attempt_is_logged_and_quoted_to_the_cli
     """Azure support asks for its apim-request-id: the line carries the last attempt's, on failure and success.
     The header itself stays hidden (issue 11); on the chat bridge the gateway's error body quotes it."""
     emulator.set_faults(script=[{"status": 500}] * 3)
-    response = post(gw, "/v1/responses", {"model": CODEX, "input": "hi"})
+    marker = f"hi {uuid.uuid4()}"  # only this request's attempts count, whatever else reaches the emulator
+    response = post(gw, "/v1/responses", {"model": CODEX, "input": marker})
     assert response.status_code == 500
     assert "apim-request-id" not in response.headers
-    calls = upstream(emulator)
-    assert len(calls) == 3 and len({c["request_id"] for c in calls}) == 3
+    calls = [c for c in upstream(emulator) if (c["body"] or {}).get("input") == marker]
+    # Three attempts, or two when a loaded machine spends the 3 s retry time budget first.
+    assert len(calls) >= 2 and len({c["request_id"] for c in calls}) == len(calls)
     line = line_for(gw, response)
     assert (line["upstream_status"], line["error_source"]) == (500, "azure")
     assert line["upstream_request_id"] == calls[-1]["request_id"]
