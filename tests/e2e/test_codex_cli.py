@@ -34,7 +34,7 @@ def codex_binary() -> str:
 
 
 def run_codex(
-    gateway: GatewayProcess, home: Path, workdir: Path, prompt: str, websockets: bool
+    gateway: GatewayProcess, home: Path, workdir: Path, prompt: str, websockets: bool, resume: bool = False
 ) -> tuple[float, str, str]:
     (home / "config.toml").write_text(
         f"""model = "gpt-5.3-codex"
@@ -49,8 +49,15 @@ supports_websockets = {"true" if websockets else "false"}
     )
     env = {"PATH": os.environ["PATH"], "HOME": str(home), "CODEX_HOME": str(home), "GW_API_KEY": TEAM_A_KEY}
     started = time.perf_counter()
+    # `exec resume` takes no sandbox flag: it keeps the session's (read-only, from the first turn).
+    options = ["--json", "--skip-git-repo-check", "-m", "gpt-5.3-codex"]
+    command = (
+        [codex_binary(), "exec", "resume", "--last", *options]
+        if resume
+        else [codex_binary(), "exec", *options, "-s", "read-only"]
+    )
     result = subprocess.run(
-        [codex_binary(), "exec", "--json", "--skip-git-repo-check", "-s", "read-only", "-m", "gpt-5.3-codex", prompt],
+        [*command, prompt],
         cwd=workdir,
         env=env,
         capture_output=True,
@@ -90,6 +97,30 @@ def test_codex_exec_completes_with_a_tool_round_trip(
     assert len(bodies) == 2, "a tool call, then the turn with its output"
     assert any(item.get("type") == "function_call_output" for item in bodies[1]["input"])
     assert bodies[0]["stream"] is True and "tools" in bodies[0]
+
+
+def test_codex_three_turn_tool_loop_passes_the_strict_emulator(
+    gateway: GatewayProcess, emulator: Emulator, tmp_path: Path
+) -> None:
+    """Three user turns, each a tool call and its answer: every later request replays the whole stateless
+    history (Codex's ids on every item, encrypted reasoning, client_metadata), which real Azure refuses
+    unless the gateway fits it (proxy/azure_fit.py). The emulator is strict by default, as Azure is."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    for turn in range(3):
+        _, stdout, _ = run_codex(
+            gateway, home, work, f"Turn {turn}: list the files [[call:exec_command]]", False, resume=turn > 0
+        )
+        assert '"type":"turn.completed"' in stdout, stdout[-2000:]
+    calls = [r for r in emulator.requests() if r["path"] == "/openai/v1/responses"]
+    assert [r["status"] for r in calls] == [200] * 6, "a tool call and an answer per turn, none refused"
+    last = calls[-1]["body"]["input"]
+    assert sum(item.get("type") == "function_call_output" for item in last) == 3, "the whole history is replayed"
+    reasoning = [item for item in last if item.get("type") == "reasoning"]
+    assert reasoning and all(item["id"].startswith("rs_") and item["encrypted_content"] for item in reasoning)
+    assert all("id" not in item for item in last if item.get("type") != "reasoning")
+    assert "client_metadata" not in calls[-1]["body"]
 
 
 def test_websocket_fallback_costs_under_a_second(gateway: GatewayProcess, tmp_path: Path) -> None:
