@@ -8,10 +8,10 @@ import orjson
 import pytest
 from starlette.testclient import TestClient
 
-from aigateway.emulator import EmulatorConfig, Faults, ScriptedResponse, create_app
+from aigateway.emulator import EmulatorConfig, Faults, ScriptedResponse, create_app, markers
 from aigateway.emulator.wire import ConnectionDropped
 
-from .conftest import AUTH, sse_events
+from .conftest import AUTH, sse_data, sse_events
 
 EMBED = ("/openai/v1/embeddings", {"model": "text-embedding-3-small", "input": "x"})
 RESP = ("/openai/v1/responses", {"model": "gpt-5.3-codex", "input": "x"})
@@ -115,6 +115,95 @@ def test_chat_stream_failure_is_an_error_chunk_without_done(client: TestClient) 
     text = call(client, CHAT, stream=True).text
     assert "[DONE]" not in text
     assert text.rstrip().endswith('"code":null}}')
+
+
+def test_rate_limit_error_is_azures_nested_in_band_error_right_after_created(client: TestClient) -> None:
+    client.put("/_emulator/faults", json={"stream_failure": "rate_limit_error", "stream_failure_after_events": 1})
+    r = call(client, RESP, stream=True)
+    assert r.status_code == 200
+    events = sse_events(r.text)
+    assert [t for t, _ in events] == ["response.created", "error"]
+    # Azure's nested shape, key order included: type, sequence_number, error{type, code, message}.
+    assert r.text.split("\n\n")[1] == (
+        'event: error\ndata: {"type":"error","sequence_number":1,"error":{"type":"server_error",'
+        '"code":"rate_limit_exceeded","message":"Rate limit is exceeded. Try again in 26 seconds."}}'
+    )
+    assert r.text.endswith("}}\n\n")  # ends there: no response.failed, no response.completed
+
+
+def test_rate_limit_error_one_shot_from_the_script_and_on_chat(client: TestClient) -> None:
+    script = [{"route": "chat", "stream_failure": "rate_limit_error", "stream_failure_after_events": 2}]
+    client.put("/_emulator/faults", json={"script": script})
+    text = call(client, CHAT, stream=True).text
+    assert "[DONE]" not in text
+    last = orjson.loads(text.strip().split("\n\n")[-1][6:])
+    assert last["error"]["code"] == "rate_limit_exceeded"
+    assert "Try again in 26 seconds" in last["error"]["message"]
+    assert "[DONE]" in call(client, CHAT, stream=True).text  # consumed once
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        RESP,
+        ("/openai/deployments/gpt-5.3-codex/responses?api-version=2025-04-01-preview", RESP[1]),
+        CHAT,
+        ("/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21", CHAT[1]),
+    ],
+)
+def test_filter_prompt_marker_is_azures_content_filter_400_without_retry_after(
+    client: TestClient, path: str, body: dict[str, object]
+) -> None:
+    key = "input" if "input" in body else "messages"
+    text = "please [[filter:prompt]] now"
+    payload = {**body, key: text if key == "input" else [{"role": "user", "content": text}]}
+    r = client.post(path, json=payload, headers=AUTH)
+    assert r.status_code == 400
+    assert "retry-after" not in r.headers
+    assert "retry-after-ms" not in r.headers
+    error = r.json()["error"]
+    assert error["code"] == "content_filter"
+    assert error["param"] == "prompt"
+    assert error["type"] is None
+    assert error["status"] == 400
+    assert error["message"].startswith("The response was filtered due to the prompt triggering Azure OpenAI's")
+    assert error["innererror"]["code"] == "ResponsibleAIPolicyViolation"
+    assert error["innererror"]["content_filter_result"]["jailbreak"] == {"filtered": True, "detected": True}
+
+
+def test_filter_completion_marker_ends_the_response_incomplete(client: TestClient) -> None:
+    r = call(client, RESP, input="[[say:one two three four]] [[filter:completion]]", tools=[])
+    body = r.json()
+    assert r.status_code == 200
+    assert body["status"] == "incomplete"
+    assert body["incomplete_details"] == {"reason": "content_filter"}
+    text = body["output"][-1]["content"][0]["text"]
+    assert text
+    assert "one two three four".startswith(text)
+    assert len(text) < len("one two three four")
+
+
+def test_filter_completion_stream_ends_with_response_incomplete(client: TestClient) -> None:
+    events = sse_events(call(client, RESP, input="[[filter:completion]]", stream=True).text)
+    types = [t for t, _ in events]
+    assert types[-1] == "response.incomplete"
+    assert "response.completed" not in types
+    assert "response.output_text.delta" in types
+    final = events[-1][1]["response"]
+    assert final["incomplete_details"] == {"reason": "content_filter"}
+    assert final["status"] == "incomplete"
+
+
+def test_filter_completion_on_chat_finishes_with_content_filter(client: TestClient) -> None:
+    messages = [{"role": "user", "content": "[[filter:completion]]"}]
+    plain = call(client, CHAT, messages=messages).json()["choices"][0]
+    assert plain["finish_reason"] == "content_filter"
+    assert plain["content_filter_results"]["violence"]["filtered"] is True
+    assert len(plain["message"]["content"]) < len(markers.DEFAULT_ANSWER)
+    text = call(client, CHAT, messages=messages, stream=True).text
+    finishes = [orjson.loads(d)["choices"][0]["finish_reason"] for d in sse_data(text)[1:-1]]
+    assert finishes[-1] == "content_filter"
+    assert text.endswith("data: [DONE]\n\n")
 
 
 def test_disconnect_and_reset_in_process_raise(config: EmulatorConfig) -> None:

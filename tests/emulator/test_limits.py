@@ -48,7 +48,7 @@ def test_rpm_is_enforced_per_10_seconds_with_azures_call_rate_body() -> None:
 
 def test_tpm_breach_says_token_rate_limit_and_v1_wording() -> None:
     client = limited_client(tpm=100)
-    body = {"model": "gpt-5.3-codex", "input": "a" * 400, "max_output_tokens": 10}  # 110 estimated tokens
+    body = {"model": "gpt-5.3-codex", "input": "a" * 400, "max_output_tokens": 16}  # 116 estimated tokens
     first = client.post("/openai/v1/responses", json=body, headers=AUTH)
     assert first.status_code == 200
     assert first.headers["x-ratelimit-limit-tokens"] == "100"

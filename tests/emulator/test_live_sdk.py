@@ -104,6 +104,20 @@ def test_sdk_retries_a_scripted_429_honouring_retry_after_ms(live: str) -> None:
     assert stats["by_route_status"]["embeddings"] == {"429": 1, "200": 1}
 
 
+def test_sdk_sees_the_nested_rate_limit_error_and_the_filtered_prompt(live: str) -> None:
+    faults = {"stream_failure": "rate_limit_error", "stream_failure_after_events": 1}
+    httpx.put(f"{live}/_emulator/faults", json=faults).raise_for_status()
+    client = v1(live, max_retries=2)
+    stream = client.responses.create(model="gpt-5.3-codex", input="x", stream=True)
+    with pytest.raises(openai.APIError, match="Try again in 26 seconds"):
+        list(stream)
+    with pytest.raises(openai.BadRequestError) as filtered:
+        client.responses.create(model="gpt-5.3-codex", input="[[filter:prompt]]")
+    assert filtered.value.code == "content_filter"
+    stats = httpx.get(f"{live}/_emulator/stats").json()
+    assert stats["by_route_status"]["responses"] == {"200": 1, "400": 1}  # the SDK did not retry the 400
+
+
 def test_mid_stream_disconnect_breaks_the_connection(live: str) -> None:
     httpx.put(f"{live}/_emulator/faults", json={"disconnect_after_events": 4}).raise_for_status()
     with httpx.stream(

@@ -6,7 +6,7 @@ import orjson
 import pytest
 from starlette.testclient import TestClient
 
-from aigateway.emulator import errors, markers
+from aigateway.emulator import EmulatorConfig, create_app, errors, markers
 
 from .conftest import AUTH, sse_events
 
@@ -132,7 +132,12 @@ def test_temperature_rejected_on_reasoning_models_only(client: TestClient) -> No
     assert post(client, model="gpt-4o", input="x", temperature=0)["temperature"] == 0
 
 
-def test_store_false_rejects_rs_item_references_but_accepts_replayed_encrypted_reasoning(client: TestClient) -> None:
+def test_lenient_store_false_rejects_rs_item_references_but_accepts_any_encrypted_reasoning(
+    config: EmulatorConfig,
+) -> None:
+    # Without strict mode only these references fail; test_strict.py covers the rest of Azure's replay rules.
+    config.strict = False
+    client = TestClient(create_app(config))
     ref = client.post(
         URL,
         json={
@@ -291,7 +296,9 @@ def test_reasoning_effort_validation(client: TestClient) -> None:
     assert post(client, input="x", reasoning={"effort": "xhigh"})["reasoning"]["effort"] == "xhigh"
 
 
-def test_tolerates_fields_clients_send(client: TestClient) -> None:
+def test_lenient_mode_tolerates_fields_clients_send(config: EmulatorConfig) -> None:
+    config.strict = False  # strict mode refuses most of these on gpt-5.3-codex (test_strict.py)
+    client = TestClient(create_app(config))
     body = post(
         client,
         input="x",

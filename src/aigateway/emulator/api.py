@@ -200,9 +200,9 @@ class ApiEndpoint:
 
         reply: Reply
         if route == "responses":
-            reply = responses.create(body, name, dep, state.store)
+            reply = responses.create(body, name, dep, state.store, state.sealer, strict_mode=state.config.strict)
         elif route == "chat":
-            reply = chat.create(body, dep)
+            reply = chat.create(body, dep, strict_mode=state.config.strict)
         else:
             reply = embeddings.create(body, dep)
         return await _send_reply(scope, send, ctx, reply, plan)

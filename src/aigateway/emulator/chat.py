@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from aigateway.emulator import errors, markers
+from aigateway.emulator import errors, markers, strict
 from aigateway.emulator.config import Deployment
 from aigateway.emulator.responses import FAILURE_MESSAGE
 from aigateway.emulator.tokens import estimate, text_of
@@ -16,6 +16,8 @@ from aigateway.emulator.wire import JsonReply, StreamReply
 
 _SAFE = {"filtered": False, "severity": "safe"}
 CONTENT_FILTER_RESULTS = {"hate": _SAFE, "self_harm": _SAFE, "sexual": _SAFE, "violence": _SAFE}
+# What a choice cut by the completion filter reports ([[filter:completion]]); the category is illustrative.
+FILTERED_COMPLETION_RESULTS = {**CONTENT_FILTER_RESULTS, "violence": {"filtered": True, "severity": "medium"}}
 PROMPT_FILTER_RESULTS = [{"prompt_index": 0, "content_filter_results": CONTENT_FILTER_RESULTS}]
 
 
@@ -34,25 +36,34 @@ def prompt_cost(body: dict[str, Any]) -> int:
     return estimate(text_of(body.get("messages"))) + (cap if isinstance(cap, int) else 16)
 
 
-def create(body: dict[str, Any], dep: Deployment) -> JsonReply | StreamReply:
+def create(body: dict[str, Any], dep: Deployment, *, strict_mode: bool = True) -> JsonReply | StreamReply:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         return JsonReply(400, errors.invalid_request("Missing required parameter: 'messages'.", param="messages"))
+    refused = strict.check_chat(body, dep) if strict_mode else None
+    if refused is not None:
+        return refused
     msgs = [m for m in messages if isinstance(m, dict)]
     last_user = next((m for m in reversed(msgs) if m.get("role") == "user"), {})
     user_text = text_of(last_user.get("content"))
     answered_tool = bool(msgs) and msgs[-1].get("role") == "tool"
+    filtered = markers.content_filter(user_text)
+    if filtered == "prompt":
+        return JsonReply(400, errors.prompt_filtered())
     tools = _tools(body.get("tools"))
-    tool = None if answered_tool or body.get("tool_choice") == "none" else markers.chosen_tool(user_text, tools)
+    no_call = answered_tool or filtered == "completion" or body.get("tool_choice") == "none"
+    tool = None if no_call else markers.chosen_tool(user_text, tools)
     completion_id = f"chatcmpl-{secrets.token_urlsafe(21)}"
     created = int(time.time())
     model = dep.versioned_model
     prompt_tokens = estimate(text_of(messages))
     if tool is None:
         text = markers.answer_text(user_text)
+        if filtered == "completion":
+            text = markers.truncated(text)
         message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None, "annotations": []}
         completion_tokens = estimate(text)
-        finish = "stop"
+        finish = "content_filter" if filtered == "completion" else "stop"
     else:
         arguments = orjson.dumps(markers.arguments_for(tool)).decode()
         call = {
@@ -92,7 +103,9 @@ def create(body: dict[str, Any], dep: Deployment) -> JsonReply | StreamReply:
                         "message": message,
                         "finish_reason": finish,
                         "logprobs": None,
-                        "content_filter_results": CONTENT_FILTER_RESULTS,
+                        "content_filter_results": FILTERED_COMPLETION_RESULTS
+                        if finish == "content_filter"
+                        else CONTENT_FILTER_RESULTS,
                     }
                 ],
                 "usage": usage,
@@ -155,6 +168,8 @@ def create(body: dict[str, Any], dep: Deployment) -> JsonReply | StreamReply:
         events.append(("chunk", {**base, "choices": [], "usage": usage}))
 
     def failure(kind: str) -> tuple[str, dict[str, Any]]:
+        if kind == "rate_limit_error":
+            return "error", {"error": {**errors.in_band_rate_limit(), "param": None}}
         return "error", {"error": {"message": FAILURE_MESSAGE, "type": "server_error", "param": None, "code": None}}
 
     return StreamReply("chat", events, failure)

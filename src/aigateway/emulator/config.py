@@ -9,6 +9,9 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 RouteKind = Literal["responses", "chat", "embeddings"]
+ALL_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
+# In-band stream failures: a flat `error` event, `response.failed`, or Azure's nested rate-limit `error` event.
+StreamFailure = Literal["response.failed", "error", "rate_limit_error"]
 
 
 class Deployment(BaseModel):
@@ -30,6 +33,12 @@ class Deployment(BaseModel):
     # Per-deployment quota; None = unlimited (the default, like an emulator should be).
     rpm: int | None = Field(default=None, ge=1)
     tpm: int | None = Field(default=None, ge=1)
+    # What the model accepts, enforced in strict mode (docs/emulator.md "Strict mode" cites the sources).
+    verbosities: list[str] = Field(default_factory=lambda: ["low", "medium", "high"])  # text.verbosity
+    efforts: list[str] = Field(default_factory=lambda: list(ALL_EFFORTS))  # reasoning.effort
+    prompt_cache_retention: list[str] = Field(default_factory=list)  # [] = the parameter is refused
+    service_tiers: list[str] = Field(default_factory=lambda: ["auto", "default"])
+    min_output_tokens: int = 16
 
     @property
     def versioned_model(self) -> str:
@@ -49,7 +58,12 @@ class Deployment(BaseModel):
 def default_deployments() -> dict[str, Deployment]:
     return {
         "gpt-5.3-codex": Deployment(
-            model="gpt-5.3-codex", kind="responses", model_version="2026-02-24", reasoning=True
+            model="gpt-5.3-codex",
+            kind="responses",
+            model_version="2026-02-24",
+            reasoning=True,
+            verbosities=["medium"],
+            efforts=["low", "medium", "high", "xhigh"],
         ),
         "gpt-4o": Deployment(model="gpt-4o", kind="chat", model_version="2024-08-06"),
         "text-embedding-3-small": Deployment(
@@ -79,7 +93,7 @@ class ScriptedResponse(BaseModel):
     hang_ms: float = Field(default=0, ge=0)
     reset_before_first_byte: bool = False
     disconnect_after_events: int | None = Field(default=None, ge=0)
-    stream_failure: Literal["response.failed", "error"] | None = None
+    stream_failure: StreamFailure | None = None
     stream_failure_after_events: int = Field(default=3, ge=0)
 
 
@@ -97,7 +111,7 @@ class Faults(BaseModel):
     disconnect_after_events: int | None = Field(default=None, ge=0)
     reset_before_first_byte: bool = False
     hang_ms: float = Field(default=0, ge=0)
-    stream_failure: Literal["response.failed", "error"] | None = None
+    stream_failure: StreamFailure | None = None
     stream_failure_after_events: int = Field(default=3, ge=0)
     # Restrict the persistent faults (not the script, which has its own `route`) to some routes.
     routes: list[RouteKind] | None = None
@@ -114,6 +128,8 @@ class EmulatorConfig(BaseModel):
     deployments: dict[str, Deployment] = Field(default_factory=default_deployments)
     faults: Faults = Field(default_factory=Faults)
     max_recorded_requests: int = Field(default=2000, ge=0)
+    # Azure's body validation (emulator/strict.py); False accepts what Azure would refuse.
+    strict: bool = True
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> EmulatorConfig:
@@ -124,6 +140,8 @@ class EmulatorConfig(BaseModel):
             config.api_key = key
         if region := env.get("EMULATOR_REGION"):
             config.region = region
+        if raw := env.get("EMULATOR_STRICT"):
+            config.strict = _parse_bool("EMULATOR_STRICT", raw)
         if raw := env.get("EMULATOR_MAX_RECORDED_REQUESTS"):
             config.max_recorded_requests = int(_parse(int, "EMULATOR_MAX_RECORDED_REQUESTS", raw))
         if raw := env.get("EMULATOR_DEPLOYMENTS"):
@@ -168,6 +186,15 @@ def _parse(cast: type[int] | type[float], var: str, raw: str) -> int | float:
         return cast(raw)
     except ValueError:
         raise ValueError(f"{var} must be a number, got {raw!r}") from None
+
+
+def _parse_bool(var: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{var} must be true or false, got {raw!r}")
 
 
 def _parse_json(var: str, raw: str) -> object:

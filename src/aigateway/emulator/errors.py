@@ -101,6 +101,41 @@ def invalid_metadata(problem: str, code: str) -> JSON:
     return invalid_request(f"Invalid 'metadata': {problem}", param="metadata", code=code)
 
 
+def prompt_filtered() -> JSON:
+    """Azure's 400 for a prompt its content filter blocked (facts §4, [I25]); here the jailbreak filter fired,
+    the one coding prompts trip by mistake. A 400: never retried, so no Retry-After."""
+    safe = {"filtered": False, "severity": "safe"}
+    return {
+        "error": {
+            "message": "The response was filtered due to the prompt triggering Azure OpenAI's content management "
+            "policy. Please modify your prompt and retry. To learn more about our content filtering policies please "
+            "read our documentation: https://go.microsoft.com/fwlink/?linkid=2198766",
+            "type": None,
+            "param": "prompt",
+            "code": "content_filter",
+            "status": 400,
+            "innererror": {
+                "code": "ResponsibleAIPolicyViolation",
+                "content_filter_result": {
+                    "hate": safe,
+                    "jailbreak": {"filtered": True, "detected": True},
+                    "self_harm": safe,
+                    "sexual": safe,
+                    "violence": safe,
+                },
+            },
+        }
+    }
+
+
+RATE_LIMIT_IN_BAND_MESSAGE = "Rate limit is exceeded. Try again in 26 seconds."
+
+
+def in_band_rate_limit() -> JSON:
+    """The nested error Azure has sent inside a 200 Responses stream (openai/codex issue, issue 13 point 3)."""
+    return {"type": "server_error", "code": "rate_limit_exceeded", "message": RATE_LIMIT_IN_BAND_MESSAGE}
+
+
 def response_not_found(response_id: str) -> JSON:
     return invalid_request(f"Response with id '{response_id}' not found.", code="not_found")
 

@@ -1,4 +1,5 @@
-"""Deterministic "model" behaviour: fixed answers, `[[say:TEXT]]` and `[[call]]` / `[[call:NAME]]` markers.
+"""Deterministic "model" behaviour: fixed answers, `[[say:TEXT]]`, `[[call]]` / `[[call:NAME]]` and
+`[[filter:prompt]]` / `[[filter:completion]]` (Azure's content filter) markers.
 
 The answer never echoes the prompt, so tests that plant canary strings in prompts can prove the gateway never
 logs prompts; `[[say:TEXT]]` gives tests a controlled completion canary instead.
@@ -8,12 +9,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 DEFAULT_ANSWER = "Hello from the Azure OpenAI emulator."
 REASONING_SUMMARY = "Planning a short answer."
 _SAY = re.compile(r"\[\[say:(.*?)\]\]", re.DOTALL)
 _CALL = re.compile(r"\[\[call(?::([^\]]+))?\]\]")
+_FILTER = re.compile(r"\[\[filter:(prompt|completion)\]\]")
+FilterKind = Literal["prompt", "completion"]
 
 APPLY_PATCH_INPUT = (
     "*** Begin Patch\n*** Add File: emulator.txt\n+Hello from the Azure OpenAI emulator.\n*** End Patch\n"
@@ -30,6 +33,17 @@ class Tool:
 def answer_text(user_text: str) -> str:
     match = _SAY.search(user_text)
     return match.group(1) if match else DEFAULT_ANSWER
+
+
+def content_filter(user_text: str) -> FilterKind | None:
+    """Which of Azure's content filters the prompt asks to trip: the prompt's (a 400) or the completion's."""
+    match = _FILTER.search(user_text)
+    return None if match is None else match.group(1)  # type: ignore[return-value]
+
+
+def truncated(text: str) -> str:
+    """What a filtered completion keeps: the text up to where the filter cut it (its first half)."""
+    return text[: len(text) // 2]
 
 
 def chosen_tool(user_text: str, tools: list[Tool]) -> Tool | None:

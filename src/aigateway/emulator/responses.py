@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import base64
 import copy
-import hashlib
 import secrets
 import time
 from typing import Any
 
 import orjson
 
-from aigateway.emulator import errors, markers
-from aigateway.emulator.config import Deployment
+from aigateway.emulator import errors, markers, strict
+from aigateway.emulator.config import ALL_EFFORTS, Deployment
+from aigateway.emulator.sealing import ReasoningSealer
 from aigateway.emulator.store import ResponseStore
 from aigateway.emulator.tokens import estimate, text_of
 from aigateway.emulator.wire import JsonReply, StreamReply
 
-EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
+EFFORTS = ALL_EFFORTS
 REASONING_TOKENS = 32
 FAILURE_MESSAGE = (
     "The server had an error processing your request. Sorry about that! You can retry your request, or "
@@ -93,7 +92,13 @@ def _metadata_problem(metadata: Any) -> JsonReply | None:
     return None
 
 
-def validate(body: dict[str, Any], dep: Deployment, store: ResponseStore) -> JsonReply | None:
+def validate(
+    body: dict[str, Any], dep: Deployment, store: ResponseStore, sealer: ReasoningSealer, *, strict_mode: bool
+) -> JsonReply | None:
+    if strict_mode:
+        refused = strict.check_responses(body, dep, sealer)
+        if refused is not None:
+            return refused
     bad_metadata = _metadata_problem(body.get("metadata"))
     if bad_metadata is not None:
         return bad_metadata
@@ -143,13 +148,16 @@ def validate(body: dict[str, Any], dep: Deployment, store: ResponseStore) -> Jso
     return None
 
 
-def build(body: dict[str, Any], deployment_name: str, dep: Deployment) -> dict[str, Any]:
+def build(body: dict[str, Any], deployment_name: str, dep: Deployment, sealer: ReasoningSealer) -> dict[str, Any]:
     """The completed response object for this request."""
     items = input_items(body.get("input"))
     user_text = _last_user_text(items)
     last_is_tool_output = bool(items) and items[-1].get("type") in TOOL_OUTPUT_TYPES
     tools = _tools(body.get("tools"))
-    tool = None if last_is_tool_output or body.get("tool_choice") == "none" else markers.chosen_tool(user_text, tools)
+    # A filtered completion is text cut short, never a tool call.
+    filtered = markers.content_filter(user_text) == "completion"
+    no_call = last_is_tool_output or filtered or body.get("tool_choice") == "none"
+    tool = None if no_call else markers.chosen_tool(user_text, tools)
     output: list[dict[str, Any]] = []
     reasoning_req = body.get("reasoning") if isinstance(body.get("reasoning"), dict) else {}
     include_raw = body.get("include")
@@ -161,17 +169,19 @@ def build(body: dict[str, Any], deployment_name: str, dep: Deployment) -> dict[s
                 "id": new_id("rs"),
                 "type": "reasoning",
                 "summary": [{"type": "summary_text", "text": markers.REASONING_SUMMARY}] if summary_wanted else [],
-                "encrypted_content": _encrypted(deployment_name) if "reasoning.encrypted_content" in include else None,
+                "encrypted_content": sealer.seal(deployment_name) if "reasoning.encrypted_content" in include else None,
             }
         )
     if tool is None:
         text = markers.answer_text(user_text)
+        if filtered:
+            text = markers.truncated(text)
         out_chars = len(text)
         output.append(
             {
                 "id": new_id("msg"),
                 "type": "message",
-                "status": "completed",
+                "status": "incomplete" if filtered else "completed",
                 "role": "assistant",
                 "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}],
             }
@@ -210,11 +220,12 @@ def build(body: dict[str, Any], deployment_name: str, dep: Deployment) -> dict[s
         "id": new_id("resp"),
         "object": "response",
         "created_at": now,
-        "status": "completed",
-        "completed_at": now,
+        "status": "incomplete" if filtered else "completed",
+        "completed_at": None if filtered else now,
         "background": bool(body.get("background", False)),
         "error": None,
-        "incomplete_details": None,
+        # Azure's filtered completion [P2]: the output stops where the filter cut it.
+        "incomplete_details": {"reason": "content_filter"} if filtered else None,
         "instructions": body.get("instructions"),
         "max_output_tokens": body.get("max_output_tokens"),
         "model": dep.versioned_model,
@@ -248,12 +259,6 @@ def build(body: dict[str, Any], deployment_name: str, dep: Deployment) -> dict[s
     }
 
 
-def _encrypted(deployment_name: str) -> str:
-    # Opaque like Azure's: a blob the client must replay unchanged; only its presence matters here.
-    blob = b"emulator-reasoning:" + deployment_name.encode() + b":" + secrets.token_bytes(48)
-    return "gAAAAA" + base64.urlsafe_b64encode(hashlib.sha256(blob).digest() + blob).decode()
-
-
 def initial_view(response: dict[str, Any]) -> dict[str, Any]:
     """The response as `response.created` shows it: in progress, no output, no usage yet."""
     early = dict(response)
@@ -275,9 +280,12 @@ def stream(response: dict[str, Any]) -> StreamReply:
     add("response.in_progress", response={**early, "status": "in_progress"})
     for index, item in enumerate(response["output"]):
         _item_events(add, index, item)
-    add("response.completed", response=response)
+    add("response.incomplete" if response["status"] == "incomplete" else "response.completed", response=response)
 
     def failure(kind: str) -> tuple[str, dict[str, Any]]:
+        if kind == "rate_limit_error":
+            # Azure's nested shape; the placeholder keeps `sequence_number` where Azure puts it (the sender sets it).
+            return "error", {"type": "error", "sequence_number": 0, "error": errors.in_band_rate_limit()}
         if kind == "error":
             return "error", {
                 "type": "error",
@@ -345,12 +353,20 @@ def _item_events(add: Any, index: int, item: dict[str, Any]) -> None:
 
 
 def create(
-    body: dict[str, Any], deployment_name: str, dep: Deployment, store: ResponseStore
+    body: dict[str, Any],
+    deployment_name: str,
+    dep: Deployment,
+    store: ResponseStore,
+    sealer: ReasoningSealer,
+    *,
+    strict_mode: bool = True,
 ) -> JsonReply | StreamReply:
-    invalid = validate(body, dep, store)
+    invalid = validate(body, dep, store, sealer, strict_mode=strict_mode)
     if invalid is not None:
         return invalid
-    response = build(body, deployment_name, dep)
+    if markers.content_filter(_last_user_text(input_items(body.get("input")))) == "prompt":
+        return JsonReply(400, errors.prompt_filtered())
+    response = build(body, deployment_name, dep, sealer)
     if response["store"]:
         store.put(response, input_items(body.get("input")))
     if body.get("stream"):

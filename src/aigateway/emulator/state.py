@@ -1,4 +1,5 @@
-"""Everything one emulator instance holds: config, faults, limits, stored responses, recorded requests, stats."""
+"""Everything one emulator instance holds: config, faults, limits, stored responses, recorded requests, stats,
+and the key its reasoning blobs are signed with."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from aigateway.emulator.config import EmulatorConfig
 from aigateway.emulator.faults import FaultInjector
 from aigateway.emulator.limits import RateLimiter
 from aigateway.emulator.recorder import RequestRecorder
+from aigateway.emulator.sealing import ReasoningSealer
 from aigateway.emulator.stats import Stats
 from aigateway.emulator.store import ResponseStore
 
@@ -20,6 +22,8 @@ class EmulatorState:
     limiter: RateLimiter = field(default_factory=RateLimiter)
     stats: Stats = field(default_factory=Stats)
     store: ResponseStore = field(default_factory=ResponseStore)
+    # Per instance, like an Azure resource's key: blobs from another emulator do not verify here.
+    sealer: ReasoningSealer = field(default_factory=ReasoningSealer)
 
     def __post_init__(self) -> None:
         self.faults = FaultInjector(self.config.faults)
