@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from aigateway import client_config
 from aigateway.launcher import GatewayProcess
 from tests.helpers import TEAM_A_KEY, Emulator
 
@@ -121,6 +122,36 @@ def test_codex_three_turn_tool_loop_passes_the_strict_emulator(
     assert reasoning and all(item["id"].startswith("rs_") and item["encrypted_content"] for item in reasoning)
     assert all("id" not in item for item in last if item.get("type") != "reasoning")
     assert "client_metadata" not in calls[-1]["body"]
+
+
+def test_codex_with_the_printed_config_compacts_its_history_through_the_gateway(
+    gateway: GatewayProcess, emulator: Emulator, tmp_path: Path
+) -> None:
+    """`aigateway client-config codex` names the provider neutrally, so Codex compacts a long history itself
+    (a summary request, then the summary as history). Named "azure", Codex 0.169 switches to its remote
+    compaction instead, which expects an OpenAI-only `compaction` output item and fails the turn (measured
+    through the gateway; docs/clients.md). A tiny auto-compact limit makes every turn compact."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    printed = client_config.render("codex", gateway.url, "gpt-5.3-codex", "text-embedding-3-small")
+    (home / "config.toml").write_text("model_auto_compact_token_limit = 2000\n" + printed)
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "CODEX_HOME": str(home), "PVC_GATEWAY_KEY": TEAM_A_KEY}
+    for turn in range(3):
+        command = [codex_binary(), "exec", *(["resume", "--last"] if turn else []), "--json", "--skip-git-repo-check"]
+        result = subprocess.run(
+            [*command, f"Turn {turn} [[call:exec_command]]"],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0 and '"type":"turn.completed"' in result.stdout, result.stdout[-2000:]
+    calls = [r for r in emulator.requests() if r["path"] == "/openai/v1/responses"]
+    assert all(r["status"] == 200 for r in calls)
+    summaries = [r for r in calls if not r["body"].get("tools")]
+    assert summaries, "Codex compacted its history with an ordinary Responses request"
 
 
 def test_websocket_fallback_costs_under_a_second(gateway: GatewayProcess, tmp_path: Path) -> None:
