@@ -18,7 +18,9 @@ the 4xx that describe the client's request.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final
@@ -65,12 +67,20 @@ class Failure:
     param: str | None = None
     retry_after: str | None = None
     upstream_request_id: str | None = None  # Azure's id, when Azure caused the failure
+    # Azure's `innererror` of a `content_filter` 400: the verdict per category (which one tripped), no prompt.
+    innererror: Mapping[str, Any] | None = None
 
     def body(self) -> bytes:
-        return error_body(self.message, self.type, self.code, self.param, self.upstream_request_id)
+        body = error_body(self.message, self.type, self.code, self.param, self.upstream_request_id)
+        if self.innererror is None:
+            return body
+        data = orjson.loads(body)
+        data["error"]["innererror"] = dict(self.innererror)
+        return orjson.dumps(data)
 
     def frame(self) -> bytes:
-        """The error as a chat stream's last event (what the OpenAI SDKs raise on)."""
+        """The error as a chat stream's last event: OpenAI's SDKs (Python and Node) raise on a chunk with an
+        `error` key. No `[DONE]` follows, so a client that skips the error still sees an unfinished stream."""
         return b"data: " + self.body() + b"\n\n"
 
     def headers(self) -> list[tuple[bytes, bytes]]:
@@ -117,13 +127,16 @@ class ChatBridge:
             await respond_json(send, failure.status, failure.body(), failure.headers())
             return
         if not stream:
-            await respond_json(send, 200, orjson.dumps(_chat_object(result, alias)))
+            data = _chat_object(result, alias)
+            _note_finish(data, record)
+            await respond_json(send, 200, orjson.dumps(data))
             return
         await self._stream(result, alias, send, record)
 
     async def _stream(self, chunks: Any, alias: str, send: Send, record: RequestRecord) -> None:
-        """Each chunk as it comes; a failure after the start goes in-band, as the SDKs expect. However it
-        ends (the client gone included), LiteLLM's stream is closed, which releases Azure's connection."""
+        """Each chunk as it comes; a failure after the start is the stream's last chunk, in OpenAI's chunk
+        error form, with no `[DONE]`. However it ends (the client gone included), LiteLLM's stream is closed,
+        which releases Azure's connection."""
         try:
             await send({"type": "http.response.start", "status": 200, "headers": list(_SSE_HEADERS)})
             iterator = chunks.__aiter__()
@@ -134,9 +147,11 @@ class ChatBridge:
                     break
                 except Exception as exc:  # from Azure or the translation, not from the client
                     failure = self.failure(exc, record)
-                    await send({"type": "http.response.body", "body": failure.frame(), "more_body": True})
-                    break
-                frame = b"data: " + orjson.dumps(_chat_object(chunk, alias)) + b"\n\n"
+                    await send({"type": "http.response.body", "body": failure.frame()})
+                    return
+                data = _chat_object(chunk, alias)
+                _note_finish(data, record)
+                frame = b"data: " + orjson.dumps(data) + b"\n\n"
                 await send({"type": "http.response.body", "body": frame, "more_body": True})
             await send({"type": "http.response.body", "body": DONE})
         finally:
@@ -153,8 +168,14 @@ class ChatBridge:
 
     def failure(self, exc: BaseException, record: RequestRecord) -> Failure:
         """What the client is told about `exc`; the telemetry record says where it came from."""
-        failure = _failure(self._litellm, exc, record)
-        record.error_class = failure.code
+        if record.inband_error is not None:  # Azure failed its started stream: its own code and words
+            error = record.inband_error
+            failure = Failure(502, error.message, error.type or "upstream_error", error.code)
+        else:
+            failure = _failure(self._litellm, exc, record)
+            record.error_class = failure.code
+            if record.status == 200:  # the stream had started: the failure is in-band, as Azure's are
+                record.error_code = failure.code
         if record.error_source == "azure" and record.upstream_request_id is not None:
             failure = replace(failure, upstream_request_id=record.upstream_request_id)
         return failure
@@ -220,6 +241,7 @@ def _azure_failure(status: int, exc: BaseException) -> Failure:
             "invalid_request_error",
             code if isinstance(code, str) and code else "upstream_rejected",
             param if isinstance(param, str) else None,
+            innererror=_filter_verdict(error.get("innererror")),
         )
     return Failure(
         status,
@@ -230,18 +252,32 @@ def _azure_failure(status: int, exc: BaseException) -> Failure:
     )
 
 
+def _filter_verdict(inner: Any) -> dict[str, Any] | None:
+    """Of Azure's `innererror`, only what a user needs to see why a prompt was filtered: its code and the
+    verdict per category (`content_filter_result`: filtered or not, severity), never text."""
+    verdict = inner.get("content_filter_result") if isinstance(inner, dict) else None
+    if not isinstance(verdict, dict):
+        return None
+    code = inner.get("code") if isinstance(inner.get("code"), str) else "ResponsibleAIPolicyViolation"
+    return {"code": code, "content_filter_result": verdict}
+
+
 def _azure_error(text: str) -> dict[str, Any]:
     """The `error` object of Azure's body, which LiteLLM 1.108.7 keeps only inside its exception message
-    (`litellm.BadRequestError: AzureException BadRequestError - {...}`)."""
-    start = text.find(" - {")
-    if start < 0:
+    (`litellm.BadRequestError: AzureException BadRequestError - {...}`, or
+    `litellm.ContentPolicyViolationError: {...}` for a filtered prompt)."""
+    found = _ERROR_BODY.search(text)
+    if found is None:
         return {}
     try:
-        parsed = orjson.loads(text[start + 3 :])
-    except orjson.JSONDecodeError:
+        parsed, _ = json.JSONDecoder().raw_decode(text, found.start())
+    except ValueError:
         return {}
     error = parsed.get("error") if isinstance(parsed, dict) else None
     return error if isinstance(error, dict) else {}
+
+
+_ERROR_BODY: Final = re.compile(r'\{\s*"error"\s*:')
 
 
 def _whole_seconds(headers: Mapping[str, str]) -> str:
@@ -254,6 +290,13 @@ def _azure_wait(headers: Mapping[str, str]) -> float:
     """Azure's own wait in seconds (`retry-after-ms`, else `retry-after`); 1 when absent or unreadable."""
     wait = parse_retry_after({k.lower(): v for k, v in headers.items()})
     return 1.0 if wait is None else wait
+
+
+def _note_finish(chunk: dict[str, Any], record: RequestRecord) -> None:
+    """A chat answer cut by Azure's filter ends `finish_reason: "content_filter"`: the line says so."""
+    for choice in chunk.get("choices") or ():
+        if choice.get("finish_reason") == "content_filter":
+            record.incomplete_reason = "content_filter"
 
 
 def _chat_object(result: Any, alias: str) -> dict[str, Any]:

@@ -2,8 +2,9 @@
 
 It relays upstream response headers by allow-list, keeps SSE streams that Azure has started alive with
 comment lines, gives every 429/503 a Retry-After clients can use, and fills the request's telemetry record
-(status, first byte, tokens, error class) from what it relays. Nothing here reads or logs content beyond
-the usage numbers and an error's code.
+(status, first byte, tokens, error class) from what it relays. Failures inside a started stream are
+recorded where they are parsed (`stream_errors` on the relay, the chat bridge). Nothing here reads or logs
+content beyond the usage numbers and an error's code.
 """
 
 from __future__ import annotations
@@ -82,8 +83,6 @@ class Downstream:
             record.first_byte = time.perf_counter()
         if chunk:
             _scan_usage(chunk, record)
-            if record.stream and record.error_class is None:
-                _scan_stream_failure(chunk, record)
             if (record.status or 0) >= 400 and len(self._error_capture) < _ERROR_CAPTURE_BYTES:
                 self._error_capture.extend(chunk[: _ERROR_CAPTURE_BYTES - len(self._error_capture)])
             self._at_boundary = chunk.endswith(b"\n\n") or chunk.endswith(b"\r\n\r\n")
@@ -175,18 +174,6 @@ def _scan_usage(chunk: bytes, record: RequestRecord) -> None:
         found = pattern.search(tail)
         if found:
             setattr(record, f"{field}_tokens", int(found.group(1)))
-
-
-_STREAM_FAILURES = ((b'"type":"response.failed"', "response.failed"), (b'"type":"error"', "stream_error"))
-
-
-def _scan_stream_failure(chunk: bytes, record: RequestRecord) -> None:
-    """Azure's in-band failures pass through to the client untouched; the log line still records them."""
-    for marker, name in _STREAM_FAILURES:
-        if marker in chunk:
-            record.error_class = name
-            record.error_source = "azure"
-            return
 
 
 def _error_class(body: bytes) -> str | None:

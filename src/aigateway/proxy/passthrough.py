@@ -30,6 +30,7 @@ from aigateway.proxy import ownership
 from aigateway.proxy.asgi import Receive, Scope, Send, error_body, respond_json
 from aigateway.proxy.azure_auth import AzureAuth
 from aigateway.proxy.disconnect import answer_unless_gone
+from aigateway.proxy.stream_errors import StreamGuard, note_incomplete
 from aigateway.proxy.telemetry import RequestRecord
 from aigateway.proxy.upstream import RetryPolicy, retrying
 from aigateway.settings import Settings, is_v1_api_version
@@ -303,22 +304,37 @@ class Passthrough:
                 return
             if strip and 200 <= response.status < 300:
                 data = self._strip(data)
+                note_incomplete(data, record)
             await _send_buffered(send, response.status, headers, data)
             return
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         stripper = ownership.EventStripper(self._owners.learn) if strip else None
+        guard = StreamGuard(record)  # Azure's in-band errors become `response.failed`, which clients read
         try:
             async for chunk in response.content.iter_any():  # each read as it arrives: no event waits
-                out = stripper.feed(chunk) if stripper is not None else chunk
+                out = guard.feed(stripper.feed(chunk) if stripper is not None else chunk)
                 if out:
                     await send({"type": "http.response.body", "body": out, "more_body": True})
-        except (aiohttp.ClientError, TimeoutError):
+                if guard.cut:
+                    break  # the stream failed in-band: whatever Azure sends after it is not relayed
+            else:
+                rest = stripper.flush() if stripper is not None else b""
+                out = guard.feed(rest) + guard.flush()
+                if out:
+                    await send({"type": "http.response.body", "body": out, "more_body": True})
+        except (aiohttp.ClientError, TimeoutError) as exc:
             # Bytes already reached the client, so no retry: end the stream the way a failed response ends.
-            record.error_class, record.error_source = "upstream_stream_broken", "azure"
             if stripper is not None:
                 stripper.discard()
-            await send({"type": "http.response.body", "body": _STREAM_BROKEN_EVENT, "more_body": True})
-        await send({"type": "http.response.body", "body": stripper.flush() if stripper is not None else b""})
+            if isinstance(exc, TimeoutError):
+                failed = guard.failure_event("upstream_timeout", "Azure OpenAI's stream stalled; retry.")
+            else:
+                failed = guard.failure_event("upstream_stream_broken", "Azure OpenAI's stream broke off; retry.")
+            if failed:
+                await send({"type": "http.response.body", "body": failed, "more_body": True})
+        if guard.cut and not response.content.at_eof():
+            response.close()  # Azure may still be sending: this connection cannot be reused
+        await send({"type": "http.response.body", "body": b""})
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,23 +377,6 @@ def _headers(response: aiohttp.ClientResponse) -> Mapping[str, str]:
 
 async def _discard(response: aiohttp.ClientResponse) -> None:
     response.release()
-
-
-_STREAM_BROKEN_EVENT = (
-    b"event: response.failed\ndata: "
-    + orjson.dumps(
-        {
-            "type": "response.failed",
-            "response": {
-                "object": "response",
-                "status": "failed",
-                "error": {"code": "upstream_stream_broken", "message": "Azure OpenAI's stream broke off; retry."},
-                "output": [],
-            },
-        }
-    )
-    + b"\n\n"
-)
 
 
 async def _fail(send: Send, record: RequestRecord, status: int, message: str, code: str) -> None:

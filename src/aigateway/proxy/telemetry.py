@@ -20,6 +20,15 @@ import orjson
 ErrorSource = Literal["gateway", "azure"]
 
 
+@dataclass(frozen=True, slots=True)
+class InbandError:
+    """An error Azure reported inside a stream it had started with 200 (an `error` event or `response.failed`)."""
+
+    code: str
+    message: str
+    type: str | None = None
+
+
 @dataclass(slots=True)
 class RequestRecord:
     request_id: str
@@ -40,6 +49,10 @@ class RequestRecord:
     client_disconnected: bool = False
     source: str | None = None  # keyed hash of the client's address (proxy/client_guard.py), never the address
     upstream_request_id: str | None = None  # Azure's apim-request-id of the last attempt's response, for support
+    error_code: str | None = None  # the code of a failure after the stream started (Azure's, or the gateway's)
+    incomplete_reason: str | None = None  # why Azure ended a response incomplete (content_filter, max_output_tokens)
+    # What Azure said in-band (code and message), for the chat bridge to relay; never written to the line.
+    inband_error: InbandError | None = None
 
     def to_line(self) -> bytes:
         now = time.perf_counter()
@@ -67,6 +80,8 @@ class RequestRecord:
                     "client_disconnected": self.client_disconnected,
                     "source": self.source,
                     "upstream_request_id": self.upstream_request_id,
+                    "error_code": self.error_code,
+                    "incomplete_reason": self.incomplete_reason,
                 }
             )
             + b"\n"

@@ -8,7 +8,8 @@ knows nothing of the HTTP library: the direct path (`passthrough`, aiohttp) and 
 after the last attempt, so it is switched off) both run it.
 
 A response is handed on as soon as its headers arrive, so a stream that has started is never retried:
-failures after that point surface as in-band errors.
+failures after that point surface as in-band errors (`stream_errors`). Nor is a 400 ever retried, Azure's
+`content_filter` included: the same prompt would be filtered again.
 
 Retries must not multiply the load they react to (issue 12: one Roo request made 9-12 Azure calls under
 sustained 429s). So:
@@ -32,13 +33,14 @@ import hashlib
 import random
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
 
+from aigateway.proxy.stream_errors import StreamGuard
 from aigateway.proxy.telemetry import current_record, upstream_request_id
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
@@ -281,7 +283,7 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         try:
-            return await retrying(
+            response = await retrying(
                 self._policy,
                 lambda: self._inner.handle_async_request(request),
                 lambda response: response.status_code,
@@ -291,6 +293,30 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
             )
         except TimeoutError as exc:  # the pre-stream bound: LiteLLM maps httpx's timeout to its own (504)
             raise httpx.ReadTimeout("Azure OpenAI did not start the stream in time", request=request) from exc
+        record = current_record.get()
+        is_stream = response.headers.get("content-type", "").startswith("text/event-stream")
+        if record is not None and is_stream and isinstance(response.stream, httpx.AsyncByteStream):
+            # LiteLLM turns Azure's in-band errors into exceptions that lose Azure's code; the bridge
+            # reads them from the record instead (the bytes LiteLLM sees are unchanged).
+            response.stream = _WatchedStream(response.stream, StreamGuard(record, rewrite=False))
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _WatchedStream(httpx.AsyncByteStream):
+    """Azure's stream as it reaches LiteLLM, watched by a `StreamGuard` that only records."""
+
+    def __init__(self, inner: httpx.AsyncByteStream, guard: StreamGuard) -> None:
+        self._inner = inner
+        self._guard = guard
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._inner:
+            self._guard.feed(chunk)
+            yield chunk
+        self._guard.flush()
 
     async def aclose(self) -> None:
         await self._inner.aclose()
