@@ -2,7 +2,7 @@
 """Every decision the deploy pipeline makes, in one script the workflows only call.
 
     python3 scripts/deploy.py targets --event push|workflow_dispatch [--requested ENV]
-    python3 scripts/deploy.py deploy  --env dev IMAGE-SOURCE [--approved-plan FP] [--no-smoke]
+    python3 scripts/deploy.py deploy  --env dev IMAGE-SOURCE [--approved-plan FP] [--no-smoke] [--no-probe]
     python3 scripts/deploy.py plan    --env uat (IMAGE-SOURCE | --keep-image)
     python3 scripts/deploy.py drift   --env prod
     IMAGE-SOURCE: exactly one of --image REF, --built-digest D, --requested-digest D (a digest is
@@ -21,7 +21,9 @@
   4. refuse when a Key Vault secret the app references does not exist (the app could not start);
   5. apply exactly that saved plan;
   6. wait until the newest revision runs the new image and is healthy and serving, then smoke it;
-  7. if 6 fails: apply the previous image again, wait until it serves, and fail saying so.
+  7. if 6 fails: apply the previous image again, wait until it serves, and fail saying so;
+  8. after a passing smoke, probe it: each client's exact request through the new revision, the matrix in
+     the job summary; a failing probe fails the job but rolls nothing back (docs/deploy.md, "The probe").
 `plan` is what reviewers see before an approval and what pull requests show: a read-only plan
 (-refresh=false -lock=false; an environment whose state does not exist yet is planned from empty state),
 written to the job summary, with its fingerprint as a step output.
@@ -72,6 +74,7 @@ APP_ADDRESS = "module.aigateway.azurerm_container_app.this"
 PROTECTED_TYPES = ("azurerm_container_app", "azurerm_container_app_environment", "azurerm_log_analytics_workspace")
 PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
 SMOKE_SECRET = "gateway-key-smoke"  # noqa: S105 (a Key Vault secret name, not a value)
+PROBE_TIMEOUT_SECONDS = 300  # the probe bounds itself to about 2 minutes; this covers docker on top
 EXIT_DRIFT = 2
 
 
@@ -242,6 +245,11 @@ def smoke_command(image: str, base_url: str) -> list[str]:
     return ["docker", "run", "--rm", "--env", "GATEWAY_SMOKE_KEY", image, "aigateway", "smoke", "--base-url", base_url]
 
 
+def probe_command(image: str, base_url: str) -> list[str]:
+    """The client probe from the deployed image, like the smoke: the key by name from the environment."""
+    return ["docker", "run", "--rm", "--env", "GATEWAY_SMOKE_KEY", image, "aigateway", "probe", "--base-url", base_url]
+
+
 # ------------------------------------------------------------------------------------------ runners
 
 
@@ -396,9 +404,27 @@ def plan_summary(env: str, changes: Sequence[Change], fingerprint: str, plan_tex
         f"### terraform plan: {env}\n\n{counts['create']} to create, {counts['update']} to update, "
         f"{replaces} to replace, {counts['delete']} to delete. Fingerprint `{fingerprint[:16]}`.\n"
     )
-    delimiter = "~~~~~~"  # a plan line that could close this fence is indented below, so only ours do
-    body = plan_text[-60000:].replace("\n" + delimiter, "\n " + delimiter)
-    return f"{head}\n<details><summary>plan</summary>\n\n{delimiter}\n{body}\n{delimiter}\n</details>\n"
+    return f"{head}\n<details><summary>plan</summary>\n\n{fenced(plan_text[-60000:])}\n</details>\n"
+
+
+FENCE = "~~~~~~"
+# A line that would close our fence: up to 3 spaces, then at least as many tildes, then only blanks.
+_CLOSING_FENCE = re.compile(r"^ {0,3}(?=~{6,}[ \t]*$)", re.MULTILINE)
+
+
+def fenced(text: str) -> str:
+    """`text` in a Markdown code fence it cannot close: a line of the text that could close it is indented
+    by 4 spaces (which no closing fence may be), so only ours open and close it."""
+    return f"{FENCE}\n{_CLOSING_FENCE.sub('    ', text)}\n{FENCE}"
+
+
+def probe_summary(env: str, matrix: str, passed: bool) -> str:
+    verdict = (
+        "every client's request passed"
+        if passed
+        else "a client's request failed: that client is broken against this deployment (docs/probe.md)"
+    )
+    return f"### Client probe: {env}\n\n{verdict}.\n\n{fenced(matrix.strip())}\n"
 
 
 def check_plan(env: Environment, plan: dict[str, Any]) -> list[Change]:
@@ -475,6 +501,17 @@ def smoke(
         return None
     if not wait_until_ready(url, timeout):
         return f"{url}/health/readiness did not answer 200 within {timeout:.0f} s"
+    key = smoke_key(env, outputs)
+    if not key:
+        return f"the smoke key {SMOKE_SECRET} is empty"
+    cmd = smoke_command(image, url)
+    print("+ " + " ".join(cmd), file=sys.stderr, flush=True)
+    proc = subprocess.run(cmd, env=dict(os.environ, GATEWAY_SMOKE_KEY=key), stdin=subprocess.DEVNULL, check=False)
+    return None if proc.returncode == 0 else f"smoke suite failed (exit {proc.returncode})"
+
+
+def smoke_key(env: Environment, outputs: dict[str, Any]) -> str:
+    """The smoke project's key from Key Vault, masked in every later log line ('' when it is empty)."""
     key = env.az.read(
         [
             "keyvault",
@@ -488,13 +525,41 @@ def smoke(
             "value",
         ]
     )
+    if key:
+        print(f"::add-mask::{key}", flush=True)
+    return str(key or "")
+
+
+def probe(env: Environment, image: str, outputs: dict[str, Any], *, runner_inside_allowlist: bool) -> str | None:
+    """Run the client probe (after a passing smoke); its matrix goes to the log and the job summary.
+    Returns why it failed, or None. Skipped (said loudly) behind an allowlist, like the smoke."""
+    url = outputs["gateway_url"]
+    if not smoke_allowed(outputs.get("ingress_allowed_ip_ranges") or [], runner_inside_allowlist):
+        note = f"{env.name}: probe skipped: the ingress allowlist does not include this runner (docs/deploy.md)"
+        print(f"::warning::{note}", file=sys.stderr)
+        step_summary(note)
+        return None
+    key = smoke_key(env, outputs)
     if not key:
         return f"the smoke key {SMOKE_SECRET} is empty"
-    print(f"::add-mask::{key}", flush=True)  # GitHub masks it in every later log line
-    cmd = smoke_command(image, url)
+    cmd = probe_command(image, url)
     print("+ " + " ".join(cmd), file=sys.stderr, flush=True)
-    proc = subprocess.run(cmd, env=dict(os.environ, GATEWAY_SMOKE_KEY=str(key)), stdin=subprocess.DEVNULL, check=False)
-    return None if proc.returncode == 0 else f"smoke suite failed (exit {proc.returncode})"
+    try:
+        proc = subprocess.run(
+            cmd,
+            env=dict(os.environ, GATEWAY_SMOKE_KEY=key),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            text=True,
+            check=False,
+            timeout=PROBE_TIMEOUT_SECONDS,
+        )
+    except subprocess.TimeoutExpired:
+        return f"client probe did not finish within {PROBE_TIMEOUT_SECONDS} s"
+    print(proc.stdout, file=sys.stderr, flush=True)
+    if proc.stdout.strip():
+        step_summary(probe_summary(env.name, proc.stdout, proc.returncode == 0))
+    return None if proc.returncode == 0 else f"client probe failed (exit {proc.returncode})"
 
 
 def apply_image(
@@ -556,6 +621,18 @@ def deploy(env: Environment, image: str, args: argparse.Namespace) -> int:
             print(f"{env.name}: {image} serves at {outputs['gateway_url']}", file=sys.stderr)
             if outputs.get("workbook_url"):
                 print(f"{env.name}: dashboard {outputs['workbook_url']}", file=sys.stderr)
+            probe_failure = (
+                None
+                if args.no_smoke or args.no_probe
+                else probe(env, image, outputs, runner_inside_allowlist=args.runner_inside_allowlist)
+            )
+            if probe_failure is not None:
+                # No roll-back: what the probe finds is how Azure treats a client's request, which the
+                # previous revision would meet the same way; failing stops the promotion to the next stage.
+                raise DeployError(
+                    f"{env.name}: {image} serves, but {probe_failure}: a client is broken (matrix in the job "
+                    "summary; docs/probe.md); not rolled back"
+                )
             return EXIT_OK
 
         if previous is None or previous == image:
@@ -666,6 +743,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     dep.add_argument("--built-digest", default="", help="digest the build step pushed")
     dep.add_argument("--approved-plan", help="fingerprint the reviewer approved (uat/prod): apply only that plan")
     dep.add_argument("--no-smoke", action="store_true", help="verify the revision only")
+    dep.add_argument("--no-probe", action="store_true", help="smoke, but skip the client probe")
     dep.add_argument(
         "--runner-inside-allowlist",
         action="store_true",

@@ -1,4 +1,4 @@
-"""The `aigateway` command: serve, emulator, smoke, client-config, usage.
+"""The `aigateway` command: serve, emulator, smoke, probe, client-config, usage.
 
 One error boundary: a GatewayError prints one line to stderr and exits 1; anything else is a bug and
 keeps its traceback.
@@ -15,6 +15,8 @@ from aigateway.errors import GatewayError
 
 EXIT_OK = 0
 EXIT_ERROR = 1
+EXIT_USAGE = 2  # the command cannot run as asked (probe without a key)
+PROBE_KEY_VARIABLES = ("GATEWAY_SMOKE_KEY", "AIGATEWAY_KEY")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,6 +48,25 @@ def _parser() -> argparse.ArgumentParser:
     smoke.add_argument("--embeddings-model", default="text-embedding-3-small")
     smoke.add_argument("--embeddings-dimensions", type=int, default=1536)
     smoke.add_argument("--timeout", type=float, default=120.0)
+
+    probe = sub.add_parser(
+        "probe",
+        help="send each supported client's exact request through a gateway; print a pass/fail matrix "
+        "(key from $GATEWAY_SMOKE_KEY or $AIGATEWAY_KEY, never an argument)",
+    )
+    probe.add_argument("--base-url", required=True, help="gateway base URL, with or without /v1")
+    probe.add_argument("--model", default="gpt-5.3-codex", help="the codex alias")
+    probe.add_argument("--embeddings-model", default="text-embedding-3-small")
+    probe.add_argument("--embeddings-dimensions", type=int, default=1536)
+    probe.add_argument(
+        "--keepalive-seconds",
+        type=float,
+        default=15.0,
+        help="the gateway's GATEWAY_KEEPALIVE_SECONDS: a longer silence in a stream must carry keepalives",
+    )
+    probe.add_argument("--budget-seconds", type=float, default=120.0, help="time for the whole probe")
+    probe.add_argument("--case", action="append", default=[], help="run only this case (repeatable)")
+    probe.add_argument("--json", action="store_true", help="print the results as a JSON list")
 
     client = sub.add_parser("client-config", help="print settings for a client")
     client.add_argument("client", choices=CLIENTS)
@@ -119,6 +140,36 @@ def _smoke(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _probe(args: argparse.Namespace) -> int:
+    from aigateway.probe import CASE_NAMES, ProbeOptions, render_json, render_matrix, run_probe
+
+    key = next((os.environ[v] for v in PROBE_KEY_VARIABLES if os.environ.get(v)), "")
+    if not key:
+        print(f"aigateway probe: no key: set {' or '.join(PROBE_KEY_VARIABLES)}", file=sys.stderr)
+        return EXIT_USAGE
+    unknown = sorted(set(args.case) - set(CASE_NAMES))
+    if unknown:
+        print(f"aigateway probe: unknown case {', '.join(unknown)} (cases: {', '.join(CASE_NAMES)})", file=sys.stderr)
+        return EXIT_USAGE
+    results = run_probe(
+        ProbeOptions(
+            base_url=args.base_url,
+            key=key,
+            model=args.model,
+            embeddings_model=args.embeddings_model,
+            embeddings_dimensions=args.embeddings_dimensions,
+            keepalive_seconds=args.keepalive_seconds,
+            budget_seconds=args.budget_seconds,
+            cases=tuple(args.case),
+        )
+    )
+    print(render_json(results) if args.json else render_matrix(results), flush=True)
+    if not all(r.ok for r in results):
+        print("aigateway probe: FAILED", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
 def _usage(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
@@ -148,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
             return _emulator(args)
         if args.command == "smoke":
             return _smoke(args)
+        if args.command == "probe":
+            return _probe(args)
         if args.command == "usage":
             return _usage(args)
         print(

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import stat
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +16,7 @@ import pytest
 from tests.delivery.conftest import SCRIPTS
 
 sys.path.insert(0, str(SCRIPTS))
+import _az
 import deploy
 
 REGISTRY = "pvcsharedaigatewaycrsanabc123.azurecr.io"
@@ -226,3 +233,129 @@ def test_plan_summary_cannot_be_closed_by_the_plan_text() -> None:
     fence_lines = [line for line in text.splitlines() if line == "~~~~~~"]
     assert len(fence_lines) == 2, "the plan's own fence line is indented, only ours open and close"
     assert "0 to create, 1 to update, 0 to replace, 0 to delete" in text
+
+
+def test_the_probe_runs_from_the_deployed_image_and_its_key_never_reaches_argv() -> None:
+    cmd = deploy.probe_command(IMAGE1, "https://gw.example")
+    assert cmd[:5] == ["docker", "run", "--rm", "--env", "GATEWAY_SMOKE_KEY"], "passed by name from the environment"
+    assert cmd[5] == IMAGE1 and cmd[6:8] == ["aigateway", "probe"]
+    assert cmd[-2:] == ["--base-url", "https://gw.example"]
+    assert not any("=" in part for part in cmd), "no VAR=value, no --key"
+
+
+@pytest.mark.parametrize("closer", ["~~~~~~", "~~~~~~~~", "   ~~~~~~", "~~~~~~  "])
+def test_nothing_in_the_probe_matrix_closes_its_fence(closer: str) -> None:
+    matrix = f"case  result\ncodex  FAIL\n{closer}\n# injected heading\n<details>"
+    text = deploy.probe_summary("dev", matrix, passed=False)
+    lines = text.splitlines()
+    opened = lines.index(deploy.FENCE)
+    closed = len(lines) - 1 - lines[::-1].index(deploy.FENCE)
+    inside = lines[opened + 1 : closed]
+    assert "# injected heading" in inside and "<details>" in inside, "the matrix stays inside the fence"
+    assert not any(line.strip().startswith("~~~~~~") and len(line) - len(line.lstrip()) < 4 for line in inside)
+    assert "a client's request failed" in text and text.startswith("### Client probe: dev")
+
+
+def test_a_passing_probe_says_so() -> None:
+    text = deploy.probe_summary("prod", "7 passed, 0 failed\n", passed=True)
+    assert "every client's request passed" in text and "7 passed, 0 failed\n~~~~~~" in text
+
+
+# --------------------------------------------------------------------------------------------- probe step
+
+PROBE_KEY = "sk-smoke-probe-canary-42"
+FAKE_DOCKER = """#!/usr/bin/env python3
+import json, os, sys
+with open(os.environ["FAKE_DOCKER_LOG"], "a") as f:
+    f.write(json.dumps({"argv": sys.argv[1:], "key_in_env": os.environ.get("GATEWAY_SMOKE_KEY")}) + "\\n")
+print("case   result\\ncodex  " + os.environ["FAKE_PROBE_RESULT"] + "\\n~~~~~~\\n1 case")
+sys.exit(0 if os.environ["FAKE_PROBE_RESULT"] == "PASS" else 1)
+"""
+
+
+class KeyVault(_az.Az):
+    """`az` as the probe step uses it: only the smoke key's read."""
+
+    def read(self, args: Sequence[str], *, missing_ok: bool = False) -> Any:
+        assert list(args[:3]) == ["keyvault", "secret", "show"] and deploy.SMOKE_SECRET in args
+        return PROBE_KEY
+
+
+@pytest.fixture
+def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    docker = bin_dir / "docker"
+    docker.write_text(FAKE_DOCKER)
+    docker.chmod(docker.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_DOCKER_LOG", str(tmp_path / "docker.log"))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
+    return tmp_path
+
+
+def probe_env() -> Any:
+    return deploy.Environment("dev", Path("."), KeyVault(dry_run=False), "", None, dry_run=False)
+
+
+OUTPUTS = {"gateway_url": "https://gw.example", "key_vault_name": "pvc-dev-kv", "ingress_allowed_ip_ranges": []}
+
+
+@pytest.mark.parametrize("result", ["PASS", "FAIL"])
+def test_the_probe_step_passes_the_key_by_environment_and_summarises_the_matrix(
+    fake_docker: Path, monkeypatch: pytest.MonkeyPatch, result: str
+) -> None:
+    monkeypatch.setenv("FAKE_PROBE_RESULT", result)
+    failure = deploy.probe(probe_env(), IMAGE1, OUTPUTS, runner_inside_allowlist=False)
+    assert (failure is None) is (result == "PASS")
+    if failure is not None:
+        assert "client probe failed (exit 1)" in failure
+    [call] = [json.loads(line) for line in (fake_docker / "docker.log").read_text().splitlines()]
+    assert call["key_in_env"] == PROBE_KEY and PROBE_KEY not in " ".join(call["argv"])
+    assert call["argv"][-3:] == ["probe", "--base-url", "https://gw.example"]
+    summary = (fake_docker / "summary.md").read_text()
+    assert f"codex  {result}" in summary and "\n    ~~~~~~\n" in summary, "the matrix, fenced, its fence line indented"
+    assert PROBE_KEY not in summary
+
+
+def test_the_probe_is_skipped_loudly_behind_an_allowlist(fake_docker: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_PROBE_RESULT", "FAIL")
+    outputs = {**OUTPUTS, "ingress_allowed_ip_ranges": ["203.0.113.0/24"]}
+    assert deploy.probe(probe_env(), IMAGE1, outputs, runner_inside_allowlist=False) is None
+    assert not (fake_docker / "docker.log").exists()
+    assert "probe skipped" in (fake_docker / "summary.md").read_text()
+
+
+def test_a_failing_probe_fails_the_deploy_without_rolling_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the probe finds is how Azure treats a client's body: the previous image would meet it too."""
+    applied: list[str] = []
+    outputs = {**OUTPUTS, "container_app_name": "app", "resource_group_name": "rg"}
+    app = {"name": "app", "resource_group_name": "rg"}
+
+    def apply_image(env: Any, image: str, **_: Any) -> dict[str, Any]:
+        applied.append(image)
+        return outputs
+
+    monkeypatch.setattr(deploy, "check_image_exists", lambda az, image: None)
+    monkeypatch.setattr(deploy.Environment, "init", lambda self, read_only: None)
+    monkeypatch.setattr(deploy.Environment, "state", lambda self: {})
+    monkeypatch.setattr(deploy, "state_container_app", lambda state: app)
+    monkeypatch.setattr(deploy.Environment, "revisions", lambda self, a, g: [revision("a", IMAGE1)])
+    monkeypatch.setattr(deploy, "apply_image", apply_image)
+    monkeypatch.setattr(deploy, "wait_for_rollout", lambda *a: "ready")
+    monkeypatch.setattr(deploy, "smoke", lambda *a, **k: None)
+    monkeypatch.setattr(deploy, "probe", lambda *a, **k: "client probe failed (exit 1)")
+    args = argparse.Namespace(
+        approved_plan=None,
+        wait_seconds=1,
+        poll_seconds=1,
+        no_smoke=False,
+        no_probe=False,
+        runner_inside_allowlist=True,
+    )
+    with pytest.raises(deploy.DeployError, match=r"client probe failed.*not rolled back"):
+        deploy.deploy(probe_env(), IMAGE2, args)
+    assert applied == [IMAGE2], "the new image stays: no second apply of the previous one"
+
+    monkeypatch.setattr(deploy, "probe", lambda *a, **k: pytest.fail("--no-probe runs no probe"))
+    assert deploy.deploy(probe_env(), IMAGE2, argparse.Namespace(**{**vars(args), "no_probe": True})) == 0
