@@ -437,6 +437,9 @@ LINE_FIELDS = {
     "error_class",
     "error_source",
     "upstream_request_id",
+    "error_code",
+    "incomplete_reason",
+    "fitted",
 }
 
 

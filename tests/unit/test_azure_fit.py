@@ -228,6 +228,7 @@ def test_the_body_reader_sends_the_fitted_body_on() -> None:
     body, payload = got
     assert payload is not None and "client_metadata" not in payload
     assert orjson.loads(body) == payload, "what Azure receives is the fitted body"
+    assert rec.fitted is not None and {"client_metadata", "input", "tools.description"} <= set(rec.fitted)
 
 
 def test_an_operator_profile_replaces_the_built_in_one() -> None:

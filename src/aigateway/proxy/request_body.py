@@ -118,7 +118,10 @@ class BodyReader:
                 status, text, code, param = problem
                 return Rejection(status, text, code, param=param)
             profile = self.profiles.get(payload["model"], OPEN)
-            changed = bool(azure_fit.fit(route, payload, profile, self.force_stateless)) or changed
+            fitted = azure_fit.fit(route, payload, profile, self.force_stateless)
+            if fitted:
+                record.fitted = fitted
+                changed = True
             if changed:  # what the gateway decided is what every later stage and Azure see
                 body = orjson.dumps(payload)
         return body, payload

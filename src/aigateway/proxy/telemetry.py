@@ -51,6 +51,7 @@ class RequestRecord:
     upstream_request_id: str | None = None  # Azure's apim-request-id of the last attempt's response, for support
     error_code: str | None = None  # the code of a failure after the stream started (Azure's, or the gateway's)
     incomplete_reason: str | None = None  # why Azure ended a response incomplete (content_filter, max_output_tokens)
+    fitted: list[str] | None = None  # names of the fields fitted to what Azure accepts (proxy/azure_fit.py)
     # What Azure said in-band (code and message), for the chat bridge to relay; never written to the line.
     inband_error: InbandError | None = None
 
@@ -82,6 +83,7 @@ class RequestRecord:
                     "upstream_request_id": self.upstream_request_id,
                     "error_code": self.error_code,
                     "incomplete_reason": self.incomplete_reason,
+                    "fitted": self.fitted,
                 }
             )
             + b"\n"
