@@ -95,6 +95,8 @@ def test_stream_event_order_and_sequence_numbers(client: TestClient) -> None:
     deltas = [d["delta"] for t, d in events if t == "response.output_text.delta"]
     assert len(deltas) >= 2
     assert "".join(deltas) == markers.DEFAULT_ANSWER
+    assert all(d["obfuscation"] for t, d in events if t == "response.output_text.delta"), "Azure pads deltas"
+    assert (events[0][1]["response"]["service_tier"], events[-1][1]["response"]["service_tier"]) == ("auto", "default")
     collapsed = [t for i, t in enumerate(types) if i == 0 or types[i - 1] != t]
     assert collapsed == [
         "response.created",

@@ -259,10 +259,16 @@ def build(body: dict[str, Any], deployment_name: str, dep: Deployment, sealer: R
     }
 
 
+def _padding(delta: str) -> str:
+    return secrets.token_urlsafe(12)[: max(2, 16 - len(delta))]
+
+
 def initial_view(response: dict[str, Any]) -> dict[str, Any]:
     """The response as `response.created` shows it: in progress, no output, no usage yet."""
     early = dict(response)
     early.update(status="queued" if response["background"] else "in_progress", output=[], usage=None)
+    if response["service_tier"] == "default":
+        early["service_tier"] = "auto"  # Azure's recorded streams: `auto` while running, `default` when done
     early["completed_at"] = None
     return early
 
@@ -322,7 +328,8 @@ def _item_events(add: Any, index: int, item: dict[str, Any]) -> None:
         common = {"item_id": item_id, "output_index": index, "content_index": 0}
         add("response.content_part.added", **common, part={**part, "text": ""})
         for delta in markers.chunks(part["text"]):
-            add("response.output_text.delta", **common, delta=delta, logprobs=[])
+            # Azure pads deltas with a random `obfuscation` field (against length side channels).
+            add("response.output_text.delta", **common, delta=delta, logprobs=[], obfuscation=_padding(delta))
         add("response.output_text.done", **common, text=part["text"], logprobs=[])
         add("response.content_part.done", **common, part=part)
     elif kind == "function_call":
