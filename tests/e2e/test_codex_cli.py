@@ -8,7 +8,6 @@ back to HTTP streaming. These tests run `codex exec` for real and time the fallb
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
 import subprocess
 import time
@@ -19,36 +18,17 @@ import pytest
 
 from aigateway import client_config
 from aigateway.launcher import GatewayProcess
+from tests.codex import codex_binary, environment, write_config
 from tests.helpers import TEAM_A_KEY, Emulator
 
 pytestmark = pytest.mark.e2e
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def codex_binary() -> str:
-    local = ROOT / ".cache" / "npm" / "bin" / "codex"
-    found = str(local) if local.exists() else shutil.which("codex")
-    if found is None:
-        pytest.fail("Codex CLI missing: python3 dev.py test installs it (npm @openai/codex)")
-    return found
 
 
 def run_codex(
     gateway: GatewayProcess, home: Path, workdir: Path, prompt: str, websockets: bool, resume: bool = False
 ) -> tuple[float, str, str]:
-    (home / "config.toml").write_text(
-        f"""model = "gpt-5.3-codex"
-model_provider = "gw"
-[model_providers.gw]
-name = "gateway"
-base_url = "{gateway.url}/v1"
-env_key = "GW_API_KEY"
-wire_api = "responses"
-supports_websockets = {"true" if websockets else "false"}
-"""
-    )
-    env = {"PATH": os.environ["PATH"], "HOME": str(home), "CODEX_HOME": str(home), "GW_API_KEY": TEAM_A_KEY}
+    write_config(home, gateway.url, websockets=websockets)
+    env = environment(home)
     started = time.perf_counter()
     # `exec resume` takes no sandbox flag: it keeps the session's (read-only, from the first turn).
     options = ["--json", "--skip-git-repo-check", "-m", "gpt-5.3-codex"]

@@ -6,8 +6,6 @@ telemetry line says what happened (codes and reasons, never content)."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -18,6 +16,7 @@ import openai
 import pytest
 
 from aigateway.launcher import GatewayProcess
+from tests.codex import codex_binary, environment, write_config
 from tests.conftest import GatewayFactory, azure_env
 from tests.helpers import TEAM_A_KEY, Emulator, request_lines
 
@@ -210,27 +209,11 @@ def test_codex_reports_azures_rate_limit_instead_of_a_closed_stream(
     gateway: GatewayProcess, emulator: Emulator, tmp_path: Path
 ) -> None:
     """Codex ignores `error` events ("stream closed before response.completed") but reads `response.failed`."""
-    local = Path(__file__).resolve().parents[2] / ".cache" / "npm" / "bin" / "codex"
-    codex = str(local) if local.exists() else shutil.which("codex")
-    if codex is None:
-        pytest.fail("Codex CLI missing: python3 dev.py test installs it (npm @openai/codex)")
-    (tmp_path / "config.toml").write_text(
-        f"""model = "gpt-5.3-codex"
-model_provider = "gw"
-[model_providers.gw]
-name = "gateway"
-base_url = "{gateway.url}/v1"
-env_key = "GW_API_KEY"
-wire_api = "responses"
-supports_websockets = false
-stream_max_retries = 0
-request_max_retries = 0
-"""
-    )
+    write_config(tmp_path, gateway.url, extra="stream_max_retries = 0\nrequest_max_retries = 0\n")
     emulator.set_faults(**RATE_LIMITED_STREAM)
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "CODEX_HOME": str(tmp_path), "GW_API_KEY": TEAM_A_KEY}
+    env = environment(tmp_path)
     result = subprocess.run(
-        [codex, "exec", "--json", "--skip-git-repo-check", "-m", CODEX, "-s", "read-only", "say hi"],
+        [codex_binary(), "exec", "--json", "--skip-git-repo-check", "-m", CODEX, "-s", "read-only", "say hi"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
