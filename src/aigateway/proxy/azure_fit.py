@@ -28,6 +28,8 @@ CLIENT_ONLY_FIELDS = ("client_metadata",)  # Codex >= 0.16x: OpenAI's request at
 
 # The fields Azure knows on each replayable input item; others (Codex App's `metadata`,
 # `internal_chat_message_metadata_passthrough`: openai/codex #29469, #30161) are Azure's unknown_parameter.
+# The emulator's strict mode keeps its own copy on purpose: a gateway tested against a table it shares with
+# its test double would pass whatever the table said.
 ITEM_FIELDS: dict[str, frozenset[str]] = {
     "message": frozenset({"type", "role", "content", "id", "status"}),
     "function_call": frozenset({"type", "id", "call_id", "name", "arguments", "status"}),
