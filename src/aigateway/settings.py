@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     gateway_embeddings_model: str = Field(default="text-embedding-3-small", min_length=1)
     gateway_embeddings_deployment: str = ""
     gateway_extra_models: Annotated[list[ExtraModel], NoDecode] = Field(default_factory=list)
-    # alias -> what Azure accepts for its model (proxy/model_profile.py); replaces the built-in profile.
+    # alias -> what Azure accepts for its model (proxy/model_profile.py); the fields given replace the built-in ones.
     gateway_model_profiles: Annotated[dict[str, ModelProfile], NoDecode] = Field(default_factory=dict)
 
     gateway_keys: SecretStr = SecretStr("")
@@ -250,7 +250,10 @@ class Settings(BaseSettings):
         for alias, deployment in deployments.items():
             built_in = default_profile(alias)
             profiles[alias] = built_in if built_in is not OPEN else default_profile(deployment)
-        return {**profiles, **self.gateway_model_profiles}
+        for alias, override in self.gateway_model_profiles.items():  # the fields given replace the built-in ones
+            base = profiles.get(alias, default_profile(alias))
+            profiles[alias] = base.model_copy(update=override.model_dump(exclude_unset=True))
+        return profiles
 
     def model_aliases(self) -> list[str]:
         return [

@@ -114,3 +114,17 @@ def test_retry_after_parsing_and_policy() -> None:
     assert 2.0 <= policy.delay_after(httpx.Headers({"Retry-After": "2"}), 1) <= 2.25  # type: ignore[operator]
     for attempt in range(1, 8):
         assert 0 < policy.backoff(attempt) <= 8.0
+
+
+def test_model_profiles_built_in_by_name_and_corrected_field_by_field() -> None:
+    env = {"GATEWAY_EMULATOR": "true", "GATEWAY_KEYS": "team-a=sk-team-a-0123456789"}
+    extra = json.dumps([{"alias": "fast", "deployment": "gpt-5.2-codex-eu", "kind": "responses"}])
+    profiles = load_settings({**env, "GATEWAY_EXTRA_MODELS": extra}).model_profiles()
+    assert profiles["gpt-5.3-codex"].verbosities == ("medium",)
+    assert profiles["fast"].verbosities == ("medium",), "an alias is matched by its deployment's name too"
+    corrected = json.dumps({"gpt-5.3-codex": {"prompt_cache_retention": ["in_memory", "24h"], "verbosities": None}})
+    profile = load_settings({**env, "GATEWAY_MODEL_PROFILES": corrected}).model_profiles()["gpt-5.3-codex"]
+    assert profile.prompt_cache_retention == ("in_memory", "24h") and profile.verbosities is None
+    assert profile.efforts == ("low", "medium", "high", "xhigh"), "fields not given keep the built-in values"
+    with pytest.raises(SettingsError, match="GATEWAY_MODEL_PROFILES"):
+        load_settings({**env, "GATEWAY_MODEL_PROFILES": '{"gpt-5.3-codex": {"effort": ["low"]}}'})
