@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 import orjson
@@ -15,12 +15,20 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def error_body(
-    message: str, type_: str, code: str | None, param: str | None = None, upstream_request_id: str | None = None
+    message: str,
+    type_: str,
+    code: str | None,
+    param: str | None = None,
+    upstream_request_id: str | None = None,
+    innererror: Mapping[str, Any] | None = None,
 ) -> bytes:
-    """OpenAI's error shape; `upstream_request_id` (Azure's id, for Azure support) only when Azure caused it."""
-    error: dict[str, str | None] = {"message": message, "type": type_, "code": code, "param": param}
+    """OpenAI's error shape; `upstream_request_id` (Azure's id, for Azure support) only when Azure caused it,
+    `innererror` only for Azure's content-filter verdict."""
+    error: dict[str, Any] = {"message": message, "type": type_, "code": code, "param": param}
     if upstream_request_id is not None:
         error["upstream_request_id"] = upstream_request_id
+    if innererror is not None:
+        error["innererror"] = dict(innererror)
     return orjson.dumps({"error": error})
 
 

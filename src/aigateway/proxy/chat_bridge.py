@@ -71,12 +71,7 @@ class Failure:
     innererror: Mapping[str, Any] | None = None
 
     def body(self) -> bytes:
-        body = error_body(self.message, self.type, self.code, self.param, self.upstream_request_id)
-        if self.innererror is None:
-            return body
-        data = orjson.loads(body)
-        data["error"]["innererror"] = dict(self.innererror)
-        return orjson.dumps(data)
+        return error_body(self.message, self.type, self.code, self.param, self.upstream_request_id, self.innererror)
 
     def frame(self) -> bytes:
         """The error as a chat stream's last event: OpenAI's SDKs (Python and Node) raise on a chunk with an
